@@ -1,0 +1,3 @@
+from spendtui.cli import main
+
+raise SystemExit(main())
