@@ -1,0 +1,167 @@
+"""Streaming JSONL reading by byte offset.
+
+One reader serves both the one-shot scan and the live follower: it remembers the
+byte offset it has consumed and holds back a trailing line that has no newline yet
+(Claude Code may be half-way through writing it). Files are read in blocks, never
+as one string, so memory stays flat however large a transcript grows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BLOCK = 1 << 20  # 1 MiB reads: few syscalls, bounded memory
+MAX_LINE = 64 << 20  # a line larger than this is not a transcript record we can use
+
+try:  # orjson parses transcripts ~3x faster; the stdlib is the fallback
+    import orjson as _orjson
+
+    _loads = _orjson.loads
+    _JSONError: tuple[type[Exception], ...] = (_orjson.JSONDecodeError, UnicodeDecodeError)
+except ImportError:  # pragma: no cover - depends on the environment
+    _loads = json.loads
+    _JSONError = (json.JSONDecodeError, UnicodeDecodeError)
+
+
+def loads(raw: bytes) -> Any:
+    return _loads(raw)
+
+
+def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """Parse one line: (object, None) or (None, reason it was skipped)."""
+    try:
+        obj = _loads(raw)
+    except UnicodeDecodeError:
+        return None, "invalid UTF-8"
+    except _JSONError:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, "invalid UTF-8"
+        return None, "invalid JSON"
+    except RecursionError:
+        return None, "JSON nested too deeply"
+    if not isinstance(obj, dict):
+        return None, "JSON value is not an object"
+    return obj, None
+
+
+@dataclass(slots=True)
+class FileIdentity:
+    """What tells us a file is still the one we read: same inode, not shorter."""
+
+    inode: int
+    device: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileIdentity:
+        return cls(st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
+
+
+@dataclass(slots=True)
+class LineReader:
+    """Reads complete lines appended to a file since the last call.
+
+    ``offset`` is the byte position after the last complete line handed out;
+    ``lineno`` the number of complete lines handed out. A trailing fragment with no
+    newline is kept as ``pending`` and re-read next time (we never hand out half
+    a line, so nothing is ever counted twice or half).
+    """
+
+    path: Path
+    offset: int = 0
+    lineno: int = 0
+    identity: FileIdentity | None = None
+    pending: int = 0  # bytes of an incomplete last line seen at the last read
+    oversized: int = 0  # lines dropped for exceeding MAX_LINE
+    _skip_to_newline: bool = field(default=False, repr=False)
+
+    def reset(self) -> None:
+        self.offset = 0
+        self.lineno = 0
+        self.identity = None
+        self.pending = 0
+        self._skip_to_newline = False
+
+    def changed_identity(self) -> str | None:
+        """'replaced' (new inode), 'truncated', 'deleted', or None when we can go on."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return "deleted"
+        if self.identity is None:
+            return None
+        if (st.st_ino, st.st_dev) != (self.identity.inode, self.identity.device):
+            return "replaced"
+        if st.st_size < self.offset:
+            return "truncated"
+        return None
+
+    def read_lines(self, final: bool = False) -> Iterator[tuple[int, bytes]]:
+        """Yield (line number, raw line without newline) for each complete new line.
+
+        With ``final=True`` a trailing line without newline is yielded too (a
+        finished file whose writer never added the last newline); the follower
+        passes False so a half-written line waits for its newline.
+        """
+        with open(self.path, "rb") as f:
+            st = os.fstat(f.fileno())
+            self.identity = FileIdentity.of(st)
+            f.seek(self.offset)
+            buf = b""
+            pos = self.offset
+            while True:
+                block = f.read(BLOCK)
+                if not block:
+                    break
+                if self._skip_to_newline:
+                    nl = block.find(b"\n")
+                    if nl < 0:
+                        pos += len(block)
+                        self.offset = pos
+                        continue
+                    pos += nl + 1
+                    self.offset = pos
+                    self.lineno += 1
+                    self._skip_to_newline = False
+                    block = block[nl + 1 :]
+                buf = buf + block if buf else block
+                start = 0
+                while True:
+                    nl = buf.find(b"\n", start)
+                    if nl < 0:
+                        break
+                    line = buf[start:nl]
+                    start = nl + 1
+                    self.lineno += 1
+                    self.offset = pos + start
+                    if line.endswith(b"\r"):
+                        line = line[:-1]
+                    if line.strip():
+                        yield self.lineno, line
+                buf = buf[start:]
+                pos += start
+                if len(buf) > MAX_LINE:
+                    # A monster line: drop it rather than hold it in memory.
+                    self.oversized += 1
+                    pos += len(buf)
+                    self.offset = pos
+                    buf = b""
+                    self._skip_to_newline = True
+            self.pending = len(buf)
+            if final and buf.strip() and not self._skip_to_newline:
+                obj, _ = parse_line(buf)
+                if obj is not None:
+                    # A complete record that only lacks its newline: take it, and
+                    # remember we did, so a later append starts after it.
+                    self.lineno += 1
+                    self.offset = pos + len(buf)
+                    self.pending = 0
+                    yield self.lineno, buf

@@ -1,0 +1,256 @@
+"""Finding Claude Code's transcripts: config roots, projects, sessions, sub-agents.
+
+Three historical sub-agent layouts exist (transcript-format.md §5): inline in the
+main file (``isSidechain``), flat ``projects/<p>/agent-<id>.jsonl`` (parent named by
+the records' ``sessionId``), and nested ``<session>/subagents/agent-<id>.jsonl``
+with an optional ``.meta.json``. Discovery only looks at names and, for flat agent
+files, the first record; it never parses whole transcripts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spendtui.core.jsonl import parse_line
+
+
+class NoClaudeDataError(RuntimeError):
+    """None of the candidate config dirs holds a projects/ folder."""
+
+    def __init__(self, tried: Sequence[Path]) -> None:
+        self.tried = list(tried)
+        lines = "\n".join(f"  {p}" for p in self.tried) or "  (none)"
+        super().__init__(
+            "No Claude Code transcripts found. Looked for a projects/ folder in:\n"
+            f"{lines}\n"
+            "Run Claude Code once, or point spendtui at your config dir with --claude-dir "
+            "or CLAUDE_CONFIG_DIR."
+        )
+
+
+def default_root_candidates() -> list[Path]:
+    """Where Claude Code may keep its data, in the order users expect."""
+    env = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()
+    if env:
+        return [Path(p.strip()).expanduser() for p in env.split(",") if p.strip()]
+    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
+    xdg_root = Path(xdg).expanduser() if xdg else Path.home() / ".config"
+    return [Path.home() / ".claude", xdg_root / "claude"]
+
+
+def _projects_dir(p: Path) -> Path | None:
+    """Accept either a config dir or its projects/ dir."""
+    if p.name == "projects" and p.is_dir():
+        return p
+    if (p / "projects").is_dir():
+        return p / "projects"
+    return None
+
+
+def projects_dirs(claude_dirs: Sequence[str | Path] | None = None) -> list[Path]:
+    """The projects/ dirs to read; raises NoClaudeDataError when there are none."""
+    if claude_dirs:
+        candidates: list[Path] = []
+        for item in claude_dirs:
+            candidates += [Path(p.strip()).expanduser() for p in str(item).split(",") if p.strip()]
+    else:
+        candidates = default_root_candidates()
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for c in candidates:
+        pd = _projects_dir(c)
+        if pd is None:
+            continue
+        real = pd.resolve()
+        if real in seen:  # the same tree reached twice (a symlinked config dir)
+            continue
+        seen.add(real)
+        found.append(pd)
+    if not found:
+        raise NoClaudeDataError(candidates)
+    return found
+
+
+@dataclass(slots=True)
+class AgentFile:
+    agent_id: str
+    path: Path
+    meta: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class SessionFiles:
+    """The files of one session: its main transcript and its sub-agent transcripts."""
+
+    session_id: str
+    project_dir: Path
+    main: Path | None = None
+    agents: list[AgentFile] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[Path]:
+        out = [self.main] if self.main else []
+        return out + [a.path for a in self.agents]
+
+    def mtime(self) -> float:
+        """Newest write among the session's files (what 'most recently written' means)."""
+        best = 0.0
+        for f in self.files:
+            try:
+                best = max(best, f.stat().st_mtime)
+            except OSError:
+                continue
+        return best
+
+    def size(self) -> int:
+        total = 0
+        for f in self.files:
+            try:
+                total += f.stat().st_size
+            except OSError:
+                continue
+        return total
+
+
+def _read_meta(path: Path) -> dict[str, Any] | None:
+    meta = path.with_name(path.name[: -len(".jsonl")] + ".meta.json")
+    try:
+        with open(meta, "rb") as f:
+            data = json.loads(f.read(1 << 20))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _first_session_id(path: Path, max_lines: int = 50) -> str | None:
+    """The sessionId named by a flat agent file's first records (its parent session)."""
+    try:
+        with open(path, "rb") as f:
+            for _ in range(max_lines):
+                line = f.readline(4 << 20)
+                if not line:
+                    break
+                obj, _err = parse_line(line.strip())
+                if obj is not None and isinstance(obj.get("sessionId"), str):
+                    return obj["sessionId"]
+    except OSError:
+        return None
+    return None
+
+
+def _agent_id_from_name(path: Path) -> str:
+    stem = path.name[: -len(".jsonl")]
+    return stem[len("agent-") :] if stem.startswith("agent-") else stem
+
+
+def scan_project(project_dir: Path) -> dict[str, SessionFiles]:
+    """All sessions of one project folder, keyed by session id."""
+    sessions: dict[str, SessionFiles] = {}
+
+    def get(sid: str) -> SessionFiles:
+        s = sessions.get(sid)
+        if s is None:
+            s = sessions[sid] = SessionFiles(sid, project_dir)
+        return s
+
+    try:
+        entries = list(os.scandir(project_dir))
+    except OSError:
+        return sessions
+    flat_agents: list[Path] = []
+    subdirs: list[Path] = []
+    for e in entries:
+        try:
+            if e.is_file() and e.name.endswith(".jsonl"):
+                if e.name.startswith("agent-"):
+                    flat_agents.append(Path(e.path))
+                else:
+                    get(e.name[: -len(".jsonl")]).main = Path(e.path)
+            elif e.is_dir():
+                subdirs.append(Path(e.path))
+        except OSError:
+            continue
+    for d in subdirs:
+        nested = sorted(_walk_jsonl(d))
+        if not nested:
+            continue
+        s = get(d.name)
+        for p in nested:
+            rel = p.relative_to(d).parts
+            if "subagents" in rel[:-1] or p.name.startswith("agent-"):
+                s.agents.append(AgentFile(_agent_id_from_name(p), p, _read_meta(p)))
+            elif s.main is None:
+                s.main = p  # ccusage-style projects/<p>/<session>/chat.jsonl
+            else:
+                s.agents.append(AgentFile(_agent_id_from_name(p), p, None))
+    for p in flat_agents:
+        parent = _first_session_id(p)
+        if parent is None:
+            continue  # an empty or unreadable agent file: nothing to bill
+        get(parent).agents.append(AgentFile(_agent_id_from_name(p), p, _read_meta(p)))
+    return sessions
+
+
+def _walk_jsonl(d: Path) -> Iterable[Path]:
+    """*.jsonl below d (tool-results/*.txt and other files are not transcripts)."""
+    for root, _dirs, files in os.walk(d):
+        for name in files:
+            if name.endswith(".jsonl"):
+                yield Path(root) / name
+
+
+def discover(claude_dirs: Sequence[str | Path] | None = None) -> list[SessionFiles]:
+    """Every session under every config root, newest write first."""
+    out: list[SessionFiles] = []
+    for pd in projects_dirs(claude_dirs):
+        try:
+            projects = sorted(e.path for e in os.scandir(pd) if e.is_dir())
+        except OSError:
+            continue
+        for proj in projects:
+            out.extend(scan_project(Path(proj)).values())
+    out.sort(key=lambda s: s.mtime(), reverse=True)
+    return out
+
+
+def encode_project_dir(cwd: str) -> str:
+    """Claude Code's folder name for a project path (lossy: for matching only)."""
+    import re
+
+    return re.sub(r"[^a-zA-Z0-9]", "-", cwd)
+
+
+def find_session(
+    spec: str, sessions: Sequence[SessionFiles]
+) -> SessionFiles | None:
+    """SESSION given as a path, an id, or an id prefix (unique)."""
+    p = Path(spec).expanduser()
+    if p.suffix == ".jsonl" and p.exists():
+        rp = p.resolve()
+        for s in sessions:
+            if any(f.resolve() == rp for f in s.files):
+                return s
+        # a transcript outside the known roots: treat it as a session of its own
+        s = SessionFiles(p.stem, p.parent, p)
+        sub = p.with_suffix("") / "subagents"
+        if sub.is_dir():
+            for f in sorted(sub.rglob("*.jsonl")):
+                s.agents.append(AgentFile(_agent_id_from_name(f), f, _read_meta(f)))
+        return s
+    exact = [s for s in sessions if s.session_id == spec]
+    if exact:
+        return exact[0]
+    pref = [s for s in sessions if s.session_id.startswith(spec)]
+    if len(pref) == 1:
+        return pref[0]
+    if len(pref) > 1:
+        raise LookupError(
+            f"session prefix {spec!r} is ambiguous: "
+            + ", ".join(s.session_id for s in pref[:5])
+        )
+    return None
