@@ -82,6 +82,9 @@ class LineReader:
     pending: int = 0  # bytes of an incomplete last line seen at the last read
     oversized: int = 0  # lines dropped for exceeding MAX_LINE
     _skip_to_newline: bool = field(default=False, repr=False)
+    # the last line was handed out without its newline (final=True); if the
+    # writer adds it later, it ends that line rather than starting a new one
+    _owe_newline: bool = field(default=False, repr=False)
 
     def reset(self) -> None:
         self.offset = 0
@@ -89,6 +92,7 @@ class LineReader:
         self.identity = None
         self.pending = 0
         self._skip_to_newline = False
+        self._owe_newline = False
 
     def changed_identity(self) -> str | None:
         """'replaced' (new inode), 'truncated', 'deleted', or None when we can go on."""
@@ -115,6 +119,14 @@ class LineReader:
             st = os.fstat(f.fileno())
             self.identity = FileIdentity.of(st)
             f.seek(self.offset)
+            if self._owe_newline:
+                head = f.read(2)
+                if head[:1] == b"\n" or head == b"\r\n":
+                    self.offset += 1 if head[:1] == b"\n" else 2
+                    self._owe_newline = False
+                elif head:
+                    self._owe_newline = False
+                f.seek(self.offset)
             buf = b""
             pos = self.offset
             while True:
@@ -164,4 +176,5 @@ class LineReader:
                     self.lineno += 1
                     self.offset = pos + len(buf)
                     self.pending = 0
+                    self._owe_newline = True
                     yield self.lineno, buf

@@ -15,6 +15,8 @@ matched on message.id alone and the main-chain copy kept.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -305,6 +307,7 @@ class SessionModel:
         self._sidechain_agent: dict[str, str] = {}
         self._inline_agents = 0
         self._seq = 0
+        self._turn_ts: list[float] = []  # start times of turns, for sub-agent attribution
         self.listeners: list[Callable[[str, Any], None]] = []
 
     # ---------------------------------------------------------------- events
@@ -491,7 +494,7 @@ class SessionModel:
             uuid=rec.get("uuid") if isinstance(rec.get("uuid"), str) else None,
             stop_reason=msg.get("stop_reason") if isinstance(msg.get("stop_reason"), str) else None,
             legacy_cost_usd=float(legacy) if isinstance(legacy, (int, float)) else None,
-            turn=len(self.turns),
+            turn=self._turn_index(ts, agent_id),
             seq=self._seq,
         )
         call.cost = self._price(model, usage, ts)
@@ -519,6 +522,16 @@ class SessionModel:
             agent.last_ts = ts or agent.last_ts
         self._count(call)
         self._emit("api_call", call)
+
+    def _turn_index(self, ts: datetime | None, agent_id: str | None) -> int:
+        """The turn a call belongs to (1-based; 0 before any prompt).
+
+        Main-chain calls arrive in order, so it is the newest turn. Sub-agent
+        files are read after the main file, so their calls are placed by time.
+        """
+        if agent_id is None or ts is None or not self._turn_ts:
+            return len(self.turns)
+        return bisect.bisect_right(self._turn_ts, ts.timestamp())
 
     def _new_agent(self, agent_id: str, src: Source) -> Agent:
         agent = Agent(agent_id, file=src.path)
@@ -661,6 +674,8 @@ class SessionModel:
             text, _, _ = _text_of(content)
             turn = Turn(len(self.turns) + 1, rec.get("uuid"), ts, len(text))
             self.turns.append(turn)
+            last = self._turn_ts[-1] if self._turn_ts else float("-inf")
+            self._turn_ts.append(max(last, ts.timestamp()) if ts else last)
             self._emit("turn", turn)
 
     def _tool_result(self, block: dict[str, Any], rec: dict[str, Any], ts: datetime | None) -> None:
@@ -678,10 +693,8 @@ class SessionModel:
                 fp = f.get("filePath")
                 if isinstance(fp, str) and fp not in tu.paths:
                     tu.paths.insert(0, fp)
-                try:
+                with contextlib.suppress(KeyError, TypeError, ValueError):
                     tu.read_range = (int(f["startLine"]), int(f["numLines"]), int(f["totalLines"]))
-                except (KeyError, TypeError, ValueError):
-                    pass
             fp = tur.get("filePath")
             if isinstance(fp, str) and fp not in tu.paths:
                 tu.paths.insert(0, fp)

@@ -254,3 +254,60 @@ def find_session(
             + ", ".join(s.session_id for s in pref[:5])
         )
     return None
+
+
+def session_cwd(files: SessionFiles, max_lines: int = 200) -> str | None:
+    """The real project path of a session: the first record's ``cwd``."""
+    if files.main is None:
+        return None
+    try:
+        with open(files.main, "rb") as f:
+            for _ in range(max_lines):
+                line = f.readline(8 << 20)
+                if not line:
+                    break
+                obj, _err = parse_line(line.strip())
+                if obj is not None and isinstance(obj.get("cwd"), str) and obj["cwd"]:
+                    return obj["cwd"]
+    except OSError:
+        return None
+    return None
+
+
+def _is_within(child: str, parent: str) -> bool:
+    try:
+        Path(child).resolve().relative_to(Path(parent).resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def sessions_for_project(sessions: Sequence[SessionFiles], project: str) -> list[SessionFiles]:
+    """Sessions whose project is ``project`` or a folder below it."""
+    out = []
+    encoded = encode_project_dir(str(Path(project).resolve()))
+    for s in sessions:
+        cwd = session_cwd(s)
+        if cwd is not None and _is_within(cwd, project):
+            out.append(s)
+        elif cwd is None and s.project_dir.name == encoded:
+            out.append(s)
+    return out
+
+
+def pick_default(sessions: Sequence[SessionFiles], cwd: str | None = None) -> SessionFiles | None:
+    """The most recently written session of the current directory's project (or an
+    ancestor's), else the most recently written one anywhere."""
+    if not sessions:
+        return None
+    here = cwd or os.getcwd()
+    newest_first = sorted(sessions, key=lambda s: s.mtime(), reverse=True)
+    best: tuple[int, SessionFiles] | None = None
+    for s in newest_first:
+        proj = session_cwd(s)
+        if proj is None or not _is_within(here, proj):
+            continue
+        depth = len(Path(proj).resolve().parts)  # the deepest matching project wins
+        if best is None or depth > best[0]:
+            best = (depth, s)
+    return best[1] if best else newest_first[0]

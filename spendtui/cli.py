@@ -1,0 +1,238 @@
+"""Command line entry point: `spendtui [sessions|summary|pricing|watch]`.
+
+Kept thin: it parses arguments, asks the core for data and hands it to a view
+(JSON, rich tables, or the Textual app). Heavy imports happen inside commands so
+`spendtui --help` and scripted JSON calls start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from spendtui import __version__
+from spendtui.core.paths import (
+    NoClaudeDataError,
+    SessionFiles,
+    discover,
+    find_session,
+    pick_default,
+    sessions_for_project,
+)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND = 0, 1, 2, 3
+
+
+def _common(p: argparse.ArgumentParser, sub: bool = False) -> None:
+    # Subcommands repeat the option; SUPPRESS keeps their missing value from
+    # overwriting one given before the subcommand.
+    p.add_argument(
+        "--claude-dir",
+        action="append",
+        metavar="DIR",
+        default=argparse.SUPPRESS if sub else None,
+        help="Claude config dir or its projects/ dir (repeatable, or comma-separated); "
+        "default: $CLAUDE_CONFIG_DIR, else ~/.claude and ~/.config/claude",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _common(common, sub=True)
+    p = argparse.ArgumentParser(
+        prog="spendtui",
+        description="What your Claude Code session costs, live, and why.",
+    )
+    _common(p)
+    p.add_argument("--version", action="version", version=f"spendtui {__version__}")
+    p.add_argument("--session", help="session id, id prefix or transcript path to show")
+    p.add_argument("--project", help="prefer sessions of this project folder")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("sessions", parents=[common], help="list sessions with their cost")
+    s.add_argument("--json", action="store_true", help="one JSON array")
+    s.add_argument("--project", dest="sub_project", metavar="PATH",
+                   help="only sessions of this project (or below it)")
+    s.add_argument("--limit", type=int, default=0, help="show only the N most recent")
+
+    m = sub.add_parser("summary", parents=[common], help="cost summary of one session")
+    m.add_argument("session", nargs="?", help="id, id prefix or transcript path "
+                   "(default: latest session of this folder's project, else the latest)")
+    m.add_argument("--json", action="store_true")
+    m.add_argument("--top", type=int, default=5, help="how many costliest calls to list")
+
+    pr = sub.add_parser("pricing", parents=[common], help="show or update the price table")
+    pr.add_argument("--json", action="store_true")
+    pr.add_argument("--update", action="store_true",
+                    help="import LiteLLM's model_prices_and_context_window.json (network only here)")
+    pr.add_argument("--from", dest="source", metavar="FILE_OR_URL",
+                    help="LiteLLM JSON to import (default: LiteLLM's GitHub raw URL)")
+    return p
+
+
+def _claude_dirs(args: argparse.Namespace) -> list[str] | None:
+    return args.claude_dir or None
+
+
+def _prices() -> Any:
+    from spendtui.core.pricing import PriceTable
+
+    return PriceTable.default()
+
+
+def _pricer(prices: Any) -> Any:
+    return prices.cost if prices is not None else None
+
+
+def _err(msg: str) -> None:
+    print(f"spendtui: {msg}", file=sys.stderr)
+
+
+def _resolve_session(spec: str | None, sessions: Sequence[SessionFiles],
+                     project: str | None) -> SessionFiles | None:
+    if spec:
+        return find_session(spec, sessions)
+    if project:
+        cands = sessions_for_project(sessions, project)
+        return cands[0] if cands else None
+    return pick_default(sessions)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from spendtui.core.loader import load_with_dedup
+    from spendtui.core.summary import session_summary
+
+    spec = args.session
+    sessions: list[SessionFiles] = []
+    try:
+        sessions = discover(_claude_dirs(args))
+    except NoClaudeDataError as e:
+        if not (spec and Path(spec).expanduser().exists()):
+            _err(str(e))
+            return EXIT_NOT_FOUND
+    try:
+        files = _resolve_session(spec, sessions, getattr(args, "project", None))
+    except LookupError as e:
+        _err(str(e))
+        return EXIT_USAGE
+    if files is None:
+        _err(f"no session matches {spec!r}" if spec else "no sessions found")
+        return EXIT_NOT_FOUND
+    prices = _prices()
+    siblings = [s for s in sessions if s.project_dir == files.project_dir]
+    model = load_with_dedup(files, _pricer(prices), siblings=siblings or None)
+    summary = session_summary(model, prices, top_calls=args.top, mtime=files.mtime())
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        from spendtui.views.report import print_summary
+
+        print_summary(summary)
+    return EXIT_OK
+
+
+def session_rows(sessions: Sequence[SessionFiles], prices: Any) -> list[dict[str, Any]]:
+    """One row per session, with calls shared between sessions counted once."""
+    from spendtui.core.loader import load_all
+    from spendtui.core.summary import session_summary
+
+    mtimes = {s.session_id: s.mtime() for s in sessions}
+    rows: list[dict[str, Any]] = []
+    now = time.time()
+
+    def row(model: Any) -> None:
+        s = session_summary(model, prices, now=now, mtime=mtimes.get(model.session_id))
+        rows.append({
+            k: s[k] for k in (
+                "session_id", "project", "transcript", "title", "started", "ended", "active",
+                "api_calls", "main_api_calls", "copied_api_calls", "turns", "tokens", "cost_usd",
+                "cost_complete", "cost_by_model", "subagent_cost_usd", "context",
+                "unpriced_models", "skipped_lines", "forked_from",
+            )
+        })
+        rows[-1]["last_activity"] = s["ended"]
+
+    load_all(sessions, _pricer(prices), on_session=row)
+    rows.sort(key=lambda r: mtimes.get(r["session_id"], 0.0), reverse=True)
+    return rows
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    try:
+        sessions = discover(_claude_dirs(args))
+    except NoClaudeDataError as e:
+        _err(str(e))
+        return EXIT_NOT_FOUND
+    project = args.sub_project or getattr(args, "project", None)
+    if project:
+        sessions = sessions_for_project(sessions, project)
+    rows = session_rows(sessions, _prices())
+    if args.limit > 0:
+        rows = rows[: args.limit]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    from rich.console import Console
+
+    from spendtui.views.report import sessions_table
+
+    if not rows:
+        print("No sessions found" + (f" for project {project}" if project else "") + ".")
+        return EXIT_OK
+    Console().print(sessions_table(rows))
+    return EXIT_OK
+
+
+def cmd_pricing(args: argparse.Namespace) -> int:
+    from spendtui.core import pricing
+
+    if args.update:
+        try:
+            path = pricing.update_from_litellm(args.source or pricing.LITELLM_URL)
+        except Exception as e:
+            _err(f"price update failed: {e}")
+            return EXIT_ERROR
+        print(f"Imported prices into {path}")
+        return EXIT_OK
+    table = pricing.PriceTable.default()
+    if args.json:
+        json.dump(table.to_json(), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    from rich.console import Console
+
+    from spendtui.views.report import price_table
+
+    Console().print(price_table(table.rows()))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "sessions":
+            return cmd_sessions(args)
+        if args.command == "summary":
+            return cmd_summary(args)
+        if args.command == "pricing":
+            return cmd_pricing(args)
+        if args.command is None:
+            return cmd_summary(argparse.Namespace(**{**vars(args), "json": False, "top": 5}))
+    except BrokenPipeError:
+        # `spendtui sessions | head`: the reader left; not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    parser.print_help()
+    return EXIT_USAGE

@@ -1,0 +1,247 @@
+"""Human-readable terminal reports (rich tables) built from the summary dicts.
+
+The JSON and the tables come from the same dicts, so what a script reads and
+what a person reads can never disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+KIND_LABELS = {
+    "input": "input",
+    "cache_write_5m": "cache write 5m",
+    "cache_write_1h": "cache write 1h",
+    "cache_read": "cache read",
+    "output": "output",
+    "web_search": "web search",
+}
+
+
+def money(v: float | None, unknown: str = "unknown") -> str:
+    if v is None:
+        return unknown
+    if abs(v) >= 1:
+        return f"${v:,.2f}"
+    if v == 0:
+        return "$0"
+    return f"${v:.4f}"
+
+
+def tokens(n: int | None) -> str:
+    if n is None:
+        return "-"
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.2f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}K"
+    if n >= 1000:
+        return f"{n / 1000:.1f}K"
+    return str(n)
+
+
+def _parse(ts: str | None) -> datetime | None:
+    if not ts:
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def when(ts: str | None) -> str:
+    dt = _parse(ts)
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else "-"
+
+
+def ago(ts: str | None, now: float | None = None) -> str:
+    dt = _parse(ts)
+    if dt is None:
+        return "-"
+    secs = (now or time.time()) - dt.timestamp()
+    if secs < 90:
+        return "just now"
+    if secs < 5400:
+        return f"{secs / 60:.0f} min ago"
+    if secs < 36 * 3600:
+        return f"{secs / 3600:.0f} h ago"
+    return f"{secs / 86400:.0f} d ago"
+
+
+def duration(start: str | None, end: str | None) -> str:
+    a, b = _parse(start), _parse(end)
+    if a is None or b is None:
+        return "-"
+    secs = int((b - a).total_seconds())
+    h, rem = divmod(secs, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h {m:02d}m" if h else f"{m}m {s:02d}s"
+
+
+def short_path(p: str | None) -> str:
+    if not p:
+        return "-"
+    home = str(Path.home())
+    return "~" + p[len(home):] if p.startswith(home) else p
+
+
+def sessions_table(rows: list[dict[str, Any]], now: float | None = None) -> Table:
+    t = Table(box=box.SIMPLE_HEAVY, title="Claude Code sessions", title_justify="left",
+              show_footer=len(rows) > 1)
+    total = sum(r["cost_usd"] for r in rows)
+    calls = sum(r["api_calls"] for r in rows)
+    t.add_column("", width=1, footer="")
+    t.add_column("session", style="bold cyan", no_wrap=True, footer=f"{len(rows)} sessions")
+    t.add_column("project", overflow="ellipsis", max_width=36, footer="")
+    t.add_column("title", overflow="ellipsis", max_width=34, style="dim", footer="")
+    t.add_column("started", no_wrap=True, footer="")
+    t.add_column("last activity", no_wrap=True, footer="")
+    t.add_column("calls", justify="right", footer=str(calls))
+    t.add_column("cost", justify="right", style="bold", footer=money(total))
+    for r in rows:
+        cost = money(r["cost_usd"])
+        if not r.get("cost_complete", True):
+            cost += "+?"
+        t.add_row(
+            Text("●", style="green") if r.get("active") else "",
+            r["session_id"][:8],
+            short_path(r.get("project")),
+            r.get("title") or "",
+            when(r.get("started")),
+            ago(r.get("ended"), now),
+            str(r["api_calls"]),
+            cost,
+        )
+    return t
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f}%" if whole > 0 else "-"
+
+
+def summary_renderable(s: dict[str, Any]) -> Group:
+    total = s["cost_usd"]
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="dim")
+    head.add_column()
+    head.add_row("session", f"[bold]{s['session_id']}[/]" + (f"  {s['title']}" if s.get("title") else ""))
+    head.add_row("project", short_path(s.get("project")))
+    head.add_row("when", f"{when(s.get('started'))} → {when(s.get('ended'))}  "
+                         f"({duration(s.get('started'), s.get('ended'))})")
+    cost_line = f"[bold green]{money(total)}[/]"
+    if s.get("unpriced_models"):
+        cost_line += f"  [yellow]+ unknown ({', '.join(s['unpriced_models'])} not priced)[/]"
+    head.add_row("cost", cost_line)
+    head.add_row("calls", f"{s['api_calls']} API calls ({s['main_api_calls']} main, "
+                          f"{s['api_calls'] - s['main_api_calls']} sub-agent) in {s.get('turns', 0)} turns")
+    if s.get("copied_api_calls"):
+        head.add_row("fork", f"{s['copied_api_calls']} calls copied from "
+                             f"{s.get('forked_from') or 'an earlier session'} (billed there)")
+    ctx = s["context"]
+    head.add_row("context", f"{tokens(ctx['current'])} now, peak {tokens(ctx['peak'])} "
+                            f"of {tokens(ctx['window'])} ({_share(ctx['peak'], ctx['window'])})")
+
+    by_model = Table(box=box.SIMPLE, title="Cost by model", title_justify="left")
+    by_model.add_column("model")
+    by_model.add_column("calls", justify="right")
+    by_model.add_column("cost", justify="right")
+    by_model.add_column("share", justify="right")
+    for m, c in s["cost_by_model"].items():
+        priced = m not in s.get("unpriced_models", [])
+        by_model.add_row(m, str(s.get("calls_by_model", {}).get(m, "")),
+                         money(c) if priced else "[yellow]unknown[/]", _share(c, total) if priced else "-")
+    by_model.add_row("[dim]main chain[/]", "", money(s.get("main_cost_usd", 0.0)),
+                     _share(s.get("main_cost_usd", 0.0), total))
+    by_model.add_row("[dim]sub-agents[/]", "", money(s["subagent_cost_usd"]),
+                     _share(s["subagent_cost_usd"], total))
+
+    kinds = Table(box=box.SIMPLE, title="Tokens by kind", title_justify="left")
+    kinds.add_column("kind")
+    kinds.add_column("tokens", justify="right")
+    kinds.add_column("cost", justify="right")
+    kinds.add_column("share", justify="right")
+    by_kind = s.get("cost_by_kind", {})
+    for k, label in KIND_LABELS.items():
+        n = s["tokens"].get(k)
+        c = by_kind.get(k, 0.0)
+        if k == "web_search":
+            if not s.get("web_search_requests"):
+                continue
+            kinds.add_row(label, f"{s['web_search_requests']} req", money(c), _share(c, total))
+            continue
+        kinds.add_row(label, f"{n:,}", money(c), _share(c, total))
+
+    parts: list[Any] = [Panel(head, title="spendtui summary", title_align="left", border_style="cyan")]
+    top = Table.grid(padding=(0, 4))
+    top.add_row(by_model, kinds)
+    parts.append(top)
+
+    if s["subagents"]:
+        ag = Table(box=box.SIMPLE, title="Sub-agents", title_justify="left")
+        for col, just in (("agent", "left"), ("type", "left"), ("model", "left"),
+                          ("calls", "right"), ("cost", "right")):
+            ag.add_column(col, justify=just)  # type: ignore[arg-type]
+        for a in s["subagents"]:
+            ag.add_row(a["agent_id"][:17], a.get("agent_type") or "-", a.get("model") or "-",
+                       str(a["api_calls"]), money(a["cost_usd"]))
+        parts.append(ag)
+
+    if s["compactions"] or s.get("model_switches"):
+        ev = Table(box=box.SIMPLE, title="Compactions and model switches", title_justify="left")
+        ev.add_column("time")
+        ev.add_column("event")
+        ev.add_column("detail")
+        rows = [(c["timestamp"], f"compaction ({c['trigger']})",
+                 f"{tokens(c['pre_tokens'])} → {tokens(c['post_tokens'])}") for c in s["compactions"]]
+        rows += [(m["timestamp"], "model switch", f"{m['from']} → {m['to']}")
+                 for m in s.get("model_switches", [])]
+        for ts, what, detail in sorted(rows, key=lambda r: r[0] or ""):
+            ev.add_row(when(ts), what, detail)
+        parts.append(ev)
+
+    if s.get("costliest_calls"):
+        cc = Table(box=box.SIMPLE, title="Costliest calls", title_justify="left")
+        for col in ("time", "model", "agent", "tools", "context", "output", "cost"):
+            cc.add_column(col, justify="right" if col in ("context", "output", "cost") else "left")
+        for c in s["costliest_calls"]:
+            cc.add_row(when(c["timestamp"]), c["model"], (c.get("agent_id") or "main")[:12],
+                       ",".join(c["tools"])[:30] or "-", tokens(c["context"]),
+                       tokens(c["tokens"]["output"]), money(c["cost_usd"]))
+        parts.append(cc)
+
+    notes: list[str] = []
+    if s.get("family_priced_models"):
+        notes.append("priced by family rule (no exact table entry): "
+                     + ", ".join(s["family_priced_models"]))
+    if s.get("skipped_lines"):
+        first = s.get("skipped", [])[:3]
+        where = "; ".join(f"{Path(k['file']).name}:{k['line']} {k['reason']}" for k in first)
+        notes.append(f"{s['skipped_lines']} unreadable line(s) skipped ({where})")
+    if notes:
+        parts.append(Text("\n".join("! " + n for n in notes), style="yellow"))
+    return Group(*parts)
+
+
+def print_summary(s: dict[str, Any], console: Console | None = None) -> None:
+    (console or Console()).print(summary_renderable(s))
+
+
+def price_table(rows: list[dict[str, Any]]) -> Table:
+    t = Table(box=box.SIMPLE_HEAVY, title="Prices (USD per million tokens)", title_justify="left")
+    for col in ("model", "input", "cache write 5m", "cache write 1h", "cache read", "output",
+                "long context", "window", "source"):
+        t.add_column(col, justify="left" if col in ("model", "long context", "source") else "right")
+    for r in rows:
+        t.add_row(*[str(r.get(k, "")) for k in ("model", "input", "cache_write_5m", "cache_write_1h",
+                                                 "cache_read", "output", "long_context", "window",
+                                                 "source")])
+    return t

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLES = FIXTURES / "samples"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's real ~/.claude or writes to their config/cache."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("SPENDTUI_CACHE_DIR", str(home / "cache"))
+    monkeypatch.setenv("SPENDTUI_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("SPENDTUI_CONFIG", str(home / "spendtui-config.toml"))
+
+
+def make_project(root: Path, name: str = "-tmp-proj") -> Path:
+    d = root / "projects" / name
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def copy_sample(name: str, dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SAMPLES / name, dest)
+    return dest

@@ -1,0 +1,241 @@
+"""Session model and loader: dedup, bad input, sub-agents, turns, forks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from spendtui.core.loader import load_all, load_session, load_with_dedup
+from spendtui.core.paths import SessionFiles, discover, scan_project
+from tests.records import (
+    assistant,
+    tool_result,
+    tool_use,
+    ts,
+    usage,
+    user,
+    write_jsonl,
+)
+
+
+def files_for(path: Path) -> SessionFiles:
+    return SessionFiles(path.stem, path.parent, path)
+
+
+def test_block_lines_of_one_response_count_once_with_largest_output(tmp_path: Path) -> None:
+    u1 = usage(inp=5, out=1, cw5=100, cr=1000)
+    u2 = usage(inp=5, out=250, cw5=100, cr=1000)
+    p = write_jsonl(tmp_path / "s.jsonl", [
+        user("hello"),
+        assistant("msg_1", "req_1", u1, content=[{"type": "thinking", "thinking": "x"}]),
+        assistant("msg_1", "req_1", u2, content=[tool_use("t1", "Read", file_path="/a.py")]),
+        tool_result("t1", "file body"),
+        assistant("msg_1", "req_1", u1, content=[{"type": "text", "text": "late copy"}]),
+    ])
+    m = load_session(files_for(p))
+    assert m.counted_calls == 1
+    assert dict(m.tokens) == {"input": 5, "output": 250, "cache_write_5m": 100, "cache_write_1h": 0,
+                              "cache_read": 1000}
+    call = next(iter(m.calls.values()))
+    assert call.tools == ["Read"]
+    assert m.tools["t1"].paths == ["/a.py"] and m.tools["t1"].result_chars == len("file body")
+
+
+def test_same_message_id_other_request_is_another_call(tmp_path: Path) -> None:
+    p = write_jsonl(tmp_path / "s.jsonl", [
+        assistant("msg_1", "req_1", usage(out=10)),
+        assistant("msg_1", "req_2", usage(out=20)),
+    ])
+    assert load_session(files_for(p)).counted_calls == 2
+
+
+def test_btw_sidechain_replay_keeps_main_copy(tmp_path: Path) -> None:
+    p = write_jsonl(tmp_path / "s.jsonl", [
+        user("hi"),
+        assistant("msg_1", "req_1", usage(out=40)),
+        assistant("msg_1", "req_9", usage(out=40), sidechain=True),
+    ])
+    m = load_session(files_for(p))
+    assert m.counted_calls == 1 and m.counted_main_calls == 1
+
+
+def test_synthetic_api_errors_and_progress_copies_are_not_calls(tmp_path: Path) -> None:
+    progress = {
+        "type": "progress", "sessionId": "s1", "timestamp": ts(5), "parentToolUseID": "t1",
+        "data": {"type": "agent_progress", "agentId": "abc",
+                 "message": {"type": "assistant", "message": {"id": "msg_sub", "model": "claude-haiku-4-5",
+                                                               "usage": usage(out=99)}}},
+    }
+    p = write_jsonl(tmp_path / "s.jsonl", [
+        user("hi"),
+        assistant("msg_e", None, usage(0, 0), model="<synthetic>", isApiErrorMessage=True),
+        assistant("msg_s", None, usage(0, 0), model="<synthetic>"),
+        progress,
+        assistant("msg_1", "req_1", usage(out=7)),
+    ])
+    m = load_session(files_for(p))
+    assert m.counted_calls == 1 and m.tokens["output"] == 7
+
+
+def test_corrupt_lines_are_counted_with_file_and_line_and_lose_nothing(tmp_path: Path) -> None:
+    p = write_jsonl(tmp_path / "s.jsonl", [
+        user("hi"),
+        '{"type":"assistant","message":{"id":"msg_x"',  # cut off mid-write by a crash
+        assistant("msg_1", "req_1", usage(out=7)),
+        "not json at all",
+        "[1,2,3]",
+        assistant("msg_2", "req_2", usage(inp=-5, out=3)),  # impossible usage
+        assistant("msg_3", "req_3", {"input_tokens": "lots"}),
+        assistant("msg_4", "req_4", usage(out=9)),
+    ])
+    m = load_session(files_for(p))
+    assert m.counted_calls == 2 and m.tokens["output"] == 16
+    assert m.skipped_lines == 5
+    assert [(s.line, s.reason.split(" (")[0]) for s in m.skipped] == [
+        (2, "invalid JSON"), (4, "invalid JSON"), (5, "JSON value is not an object"),
+        (6, "invalid usage"), (7, "invalid usage")]
+    assert all(s.file == p for s in m.skipped)
+
+
+def test_unknown_record_types_and_fields_are_ignored(tmp_path: Path) -> None:
+    p = write_jsonl(tmp_path / "s.jsonl", [
+        {"type": "hologram", "payload": {"x": 1}},
+        {"type": "file-history-snapshot", "snapshot": {}},
+        assistant("msg_1", "req_1", usage(out=7), brandNewField={"a": [1]}),
+    ])
+    m = load_session(files_for(p))
+    assert m.counted_calls == 1 and m.skipped_lines == 0
+
+
+def test_turns_start_only_at_real_prompts(tmp_path: Path) -> None:
+    p = write_jsonl(tmp_path / "s.jsonl", [
+        user("<local-command-caveat>Caveat: ...</local-command-caveat>", isMeta=True),
+        user("<command-name>/clear</command-name>\n<command-message>clear</command-message>"),
+        user("<local-command-stdout></local-command-stdout>"),
+        user("fix the bug"),
+        assistant("msg_1", "req_1", usage(), content=[tool_use("t1", "Bash", command="ls")]),
+        tool_result("t1", "a b c"),
+        assistant("msg_2", "req_2", usage()),
+        user("This session is being continued from a previous conversation...", isCompactSummary=True,
+             isVisibleInTranscriptOnly=True),
+        user([{"type": "text", "text": "now the tests"}]),
+        assistant("msg_3", "req_3", usage()),
+    ])
+    m = load_session(files_for(p))
+    assert len(m.turns) == 2
+    assert [c.turn for c in m.main_calls] == [1, 1, 2]
+    assert [t.calls for t in m.turns] == [2, 1]
+
+
+def test_model_switch_and_context_of_main_chain(tmp_path: Path) -> None:
+    p = write_jsonl(tmp_path / "s.jsonl", [
+        user("a"),
+        assistant("msg_1", "req_1", usage(inp=10, cw5=1000, cr=0), model="claude-opus-4-6"),
+        assistant("msg_2", "req_2", usage(inp=10, cw5=50, cr=1000), model="claude-opus-4-6"),
+        assistant("msg_3", "req_3", usage(inp=10, cw5=5000, cr=0), model="claude-sonnet-4-5-20250929"),
+        assistant("msg_s", "req_s", usage(inp=10, cw5=90000), model="claude-haiku-4-5-20251001",
+                  sidechain=True, agent_id="ag1"),
+    ])
+    m = load_session(files_for(p))
+    assert [(s.from_model, s.to_model) for s in m.model_switches] == [
+        ("claude-opus-4-6", "claude-sonnet-4-5-20250929")]
+    assert m.context_current == 5010 and m.context_peak == 5010  # the sub-agent's 90K is its own
+    assert m.agents["ag1"].context_peak == 90010
+
+
+def test_subagent_file_calls_are_attributed_to_turns_by_time(tmp_path: Path) -> None:
+    proj = tmp_path / "projects" / "-tmp-proj"
+    main = write_jsonl(proj / "s1.jsonl", [
+        user("first", when=ts(0, 1)),
+        assistant("msg_1", "req_1", usage(), content=[tool_use("t1", "Agent", subagent_type="Explore",
+                                                                description="look", prompt="go")],
+                  when=ts(1, 1)),
+        tool_result("t1", "found it", when=ts(30, 1), toolUseResult={"agentId": "a1", "status": "completed"}),
+        assistant("msg_2", "req_2", usage(), when=ts(31, 1)),
+        user("second", when=ts(0, 5)),
+        assistant("msg_3", "req_3", usage(), when=ts(1, 5)),
+    ])
+    write_jsonl(proj / "s1" / "subagents" / "agent-a1.jsonl", [
+        user("go", sidechain=True, isSidechain=True, agentId="a1", when=ts(2, 1)),
+        assistant("msg_a", "req_a", usage(out=5), model="claude-haiku-4-5-20251001", sidechain=True,
+                  agent_id="a1", when=ts(10, 1)),
+    ])
+    (files,) = discover([tmp_path])
+    assert main == files.main
+    m = load_session(files)
+    agent = m.agents["a1"]
+    assert agent.tool_use_id == "t1" and agent.agent_type == "Explore" and agent.description == "look"
+    assert agent.model == "claude-haiku-4-5-20251001"
+    sub = m.calls[("msg_a", "req_a")]
+    assert sub.turn == 1
+    assert [t.calls for t in m.turns] == [3, 1]
+
+
+def test_resume_appends_to_the_same_file(tmp_path: Path) -> None:
+    p = write_jsonl(tmp_path / "s.jsonl", [user("a"), assistant("msg_1", "req_1", usage(out=3))])
+    m1 = load_session(files_for(p))
+    with open(p, "a") as f:  # `claude --continue` writes on in the same file
+        f.write(json.dumps(user("b")) + "\n")
+        f.write(json.dumps(assistant("msg_2", "req_2", usage(out=4))) + "\n")
+    m2 = load_session(files_for(p))
+    assert (m1.counted_calls, m2.counted_calls) == (1, 2)
+    assert len(m2.turns) == 2
+
+
+def _fork_pair(tmp_path: Path) -> tuple[Path, Path]:
+    proj = tmp_path / "projects" / "-tmp-proj"
+    parent_recs = [
+        user("a", session="parent", when=ts(0)),
+        assistant("msg_1", "req_1", usage(inp=10, cw5=1000, out=50), session="parent", when=ts(1)),
+        user("b", session="parent", when=ts(2)),
+        assistant("msg_2", "req_2", usage(inp=10, cr=1000, cw5=200, out=60), session="parent", when=ts(3)),
+    ]
+    parent = write_jsonl(proj / "parent.jsonl", parent_recs)
+    # the fork copies the history with the same message ids and requestIds, new
+    # uuids, its own sessionId and a forkedFrom mark (Claude Code 2.1.197's fork code)
+    copied = [dict(r, sessionId="fork", uuid=r["uuid"] + "-f",
+                   forkedFrom={"sessionId": "parent", "messageUuid": r["uuid"]}) for r in parent_recs]
+    fork = write_jsonl(proj / "fork.jsonl", [
+        *copied,
+        user("c", session="fork", when=ts(0, 1)),
+        assistant("msg_3", "req_3", usage(inp=10, cr=1200, cw5=100, out=70), session="fork", when=ts(1, 1)),
+    ])
+    return parent, fork
+
+
+def test_fork_counts_only_what_it_added(tmp_path: Path) -> None:
+    parent, _fork = _fork_pair(tmp_path)
+    sessions = scan_project(parent.parent)
+    fm = load_with_dedup(sessions["fork"])
+    pm = load_with_dedup(sessions["parent"])
+    assert pm.counted_calls == 2 and pm.tokens["output"] == 110
+    assert fm.counted_calls == 1 and fm.tokens["output"] == 70
+    assert len(fm.calls) == 3  # the copies are known, just not billed here
+    assert fm.context_current == 10 + 1200 + 100  # its context includes the copied history
+    # listing all sessions counts every call exactly once
+    models = {m.session_id: m for m in load_all(list(sessions.values()))}
+    assert models["parent"].counted_calls + models["fork"].counted_calls == 3
+    assert models["fork"].tokens["output"] == 70
+
+
+def test_old_style_resume_copy_without_marks(tmp_path: Path) -> None:
+    """Claude Code <= 2.0.31 resumed into a new file, copies keeping the old sessionId."""
+    proj = tmp_path / "projects" / "-tmp-proj"
+    old = [user("a", session="old", when=ts(0)),
+           assistant("msg_1", "req_1", usage(out=50), session="old", when=ts(1))]
+    write_jsonl(proj / "old.jsonl", old)
+    write_jsonl(proj / "new.jsonl", [*old, user("b", session="new", when=ts(0, 2)),
+                                     assistant("msg_2", "req_2", usage(out=5), session="new", when=ts(1, 2))])
+    sessions = scan_project(proj)
+    assert load_with_dedup(sessions["new"]).tokens["output"] == 5
+    assert load_with_dedup(sessions["old"]).tokens["output"] == 50
+    models = {m.session_id: m for m in load_all(list(sessions.values()))}
+    assert (models["old"].tokens["output"], models["new"].tokens["output"]) == (50, 5)
+
+
+def test_fork_whose_parent_is_gone_counts_its_copies(tmp_path: Path) -> None:
+    """Claude Code deletes old transcripts (cleanupPeriodDays); then the fork is all we have."""
+    parent, fork = _fork_pair(tmp_path)
+    parent.unlink()
+    (files,) = scan_project(fork.parent).values()
+    assert load_with_dedup(files).counted_calls == 3
