@@ -288,9 +288,7 @@ def sessions_for_project(sessions: Sequence[SessionFiles], project: str) -> list
     encoded = encode_project_dir(str(Path(project).resolve()))
     for s in sessions:
         cwd = session_cwd(s)
-        if cwd is not None and _is_within(cwd, project):
-            out.append(s)
-        elif cwd is None and s.project_dir.name == encoded:
+        if (cwd is not None and _is_within(cwd, project)) or (cwd is None and s.project_dir.name == encoded):
             out.append(s)
     return out
 
