@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true")
     m.add_argument("--top", type=int, default=5, help="how many costliest calls to list")
 
+    w = sub.add_parser("watch", parents=[common], help="follow a session, one JSON object per event")
+    w.add_argument("session", nargs="?", help="id, id prefix or path (default as for summary)")
+    w.add_argument("--json", action="store_true", help="JSON lines (the only output format; for scripts)")
+    w.add_argument("--poll", action="store_true", help="poll instead of native file events (network mounts, WSL)")
+    w.add_argument("--no-history", action="store_true", help="skip calls already in the file at start")
+    w.add_argument("--no-follow-clear", action="store_true", help="stay on this session after /clear")
+
     pr = sub.add_parser("pricing", parents=[common], help="show or update the price table")
     pr.add_argument("--json", action="store_true")
     pr.add_argument("--update", action="store_true",
@@ -215,6 +222,57 @@ def cmd_pricing(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _find_for_watch(args: argparse.Namespace) -> SessionFiles | None:
+    spec = args.session
+    sessions: list[SessionFiles] = []
+    try:
+        sessions = discover(_claude_dirs(args))
+    except NoClaudeDataError as e:
+        if not (spec and Path(spec).expanduser().exists()):
+            _err(str(e))
+            return None
+    try:
+        files = _resolve_session(spec, sessions, getattr(args, "project", None))
+    except LookupError as e:
+        _err(str(e))
+        return None
+    if files is None:
+        _err(f"no session matches {spec!r}" if spec else "no sessions found")
+    return files
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import threading
+
+    from spendtui.core.events import event_json
+    from spendtui.core.follow import SessionFollower, watch_loop
+
+    files = _find_for_watch(args)
+    if files is None:
+        return EXIT_NOT_FOUND
+    prices = _prices()
+    follower = SessionFollower(files, _pricer(prices), follow_clear=not args.no_follow_clear)
+    out = sys.stdout
+
+    def emit(events: list[Any]) -> None:
+        for ev in events:
+            obj = event_json(ev)
+            if obj is not None:
+                out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        out.flush()
+
+    history = follower.load()
+    if not args.no_history:
+        emit(history)
+    emit([])  # an empty flush marks "caught up" for readers that wait on the pipe
+    stop = threading.Event()
+    try:
+        watch_loop(follower, emit, stop, force_polling=True if args.poll else None)
+    except KeyboardInterrupt:
+        stop.set()
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -223,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_sessions(args)
         if args.command == "summary":
             return cmd_summary(args)
+        if args.command == "watch":
+            return cmd_watch(args)
         if args.command == "pricing":
             return cmd_pricing(args)
         if args.command is None:

@@ -71,6 +71,7 @@ def load_session(
     pricer: Pricer | None = None,
     billed_elsewhere: Callable[[CallKey], bool] | None = None,
     readers: SessionReaders | None = None,
+    model: SessionModel | None = None,
 ) -> SessionModel:
     """Build the model of one session from its files (main first, then sub-agents).
 
@@ -78,7 +79,10 @@ def load_session(
     spawned them and so a main-chain copy of a response wins over a sidechain
     replay of it.
     """
-    model = SessionModel(files.session_id, pricer=pricer, billed_elsewhere=billed_elsewhere)
+    if model is None:
+        model = SessionModel(files.session_id)
+    model.pricer = pricer
+    model.billed_elsewhere = billed_elsewhere
     model.transcript = files.main
     readers = readers or SessionReaders(files)
     if files.main is not None:
@@ -242,6 +246,7 @@ def load_with_dedup(
     pricer: Pricer | None = None,
     siblings: Sequence[SessionFiles] | None = None,
     readers: SessionReaders | None = None,
+    model: SessionModel | None = None,
 ) -> SessionModel:
     """Load one session, not counting calls that an earlier session (fork parent) owns."""
     if siblings is None:
@@ -249,10 +254,9 @@ def load_with_dedup(
     owned: set[CallKey] = set()
     for parent in parents_of(files, siblings):
         owned.update(iter_call_keys(parent))
-    model = load_session(
-        files, pricer, billed_elsewhere=(owned.__contains__ if owned else None), readers=readers
+    return load_session(
+        files, pricer, billed_elsewhere=(owned.__contains__ if owned else None), readers=readers, model=model
     )
-    return model
 
 
 def load_all(

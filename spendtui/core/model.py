@@ -516,11 +516,13 @@ class SessionModel:
             agent = self.agents.get(agent_id)
             if agent is None:
                 agent = self._new_agent(agent_id, src)
-            if agent.first_ts is None:
+            starting = agent.first_ts is None
+            if starting:
                 agent.first_ts = ts
-                self._emit("subagent_start", agent)
             agent.last_ts = ts or agent.last_ts
         self._count(call)
+        if agent_id is not None and starting:
+            self._emit("subagent_start", self.agents[agent_id])
         self._emit("api_call", call)
 
     def _turn_index(self, ts: datetime | None, agent_id: str | None) -> int:
@@ -532,6 +534,19 @@ class SessionModel:
         if agent_id is None or ts is None or not self._turn_ts:
             return len(self.turns)
         return bisect.bisect_right(self._turn_ts, ts.timestamp())
+
+    def apply_agent_meta(self, agent: Agent, meta: dict[str, Any]) -> None:
+        """Facts from ``agent-<id>.meta.json`` (it may be written after the agent starts)."""
+        at = meta.get("agentType")
+        if isinstance(at, str):
+            agent.agent_type = at
+        d = meta.get("description")
+        if isinstance(d, str):
+            agent.description = d
+        tu = meta.get("toolUseId")
+        if isinstance(tu, str):
+            agent.tool_use_id = tu
+            self._link_agent(agent)
 
     def _new_agent(self, agent_id: str, src: Source) -> Agent:
         agent = Agent(agent_id, file=src.path)

@@ -117,7 +117,7 @@ class SessionFiles:
         return total
 
 
-def _read_meta(path: Path) -> dict[str, Any] | None:
+def read_meta(path: Path) -> dict[str, Any] | None:
     meta = path.with_name(path.name[: -len(".jsonl")] + ".meta.json")
     try:
         with open(meta, "rb") as f:
@@ -127,7 +127,7 @@ def _read_meta(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _first_session_id(path: Path, max_lines: int = 50) -> str | None:
+def first_session_id(path: Path, max_lines: int = 50) -> str | None:
     """The sessionId named by a flat agent file's first records (its parent session)."""
     try:
         with open(path, "rb") as f:
@@ -143,7 +143,7 @@ def _first_session_id(path: Path, max_lines: int = 50) -> str | None:
     return None
 
 
-def _agent_id_from_name(path: Path) -> str:
+def agent_id_from_name(path: Path) -> str:
     stem = path.name[: -len(".jsonl")]
     return stem[len("agent-") :] if stem.startswith("agent-") else stem
 
@@ -183,16 +183,16 @@ def scan_project(project_dir: Path) -> dict[str, SessionFiles]:
         for p in nested:
             rel = p.relative_to(d).parts
             if "subagents" in rel[:-1] or p.name.startswith("agent-"):
-                s.agents.append(AgentFile(_agent_id_from_name(p), p, _read_meta(p)))
+                s.agents.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
             elif s.main is None:
                 s.main = p  # ccusage-style projects/<p>/<session>/chat.jsonl
             else:
-                s.agents.append(AgentFile(_agent_id_from_name(p), p, None))
+                s.agents.append(AgentFile(agent_id_from_name(p), p, None))
     for p in flat_agents:
-        parent = _first_session_id(p)
+        parent = first_session_id(p)
         if parent is None:
             continue  # an empty or unreadable agent file: nothing to bill
-        get(parent).agents.append(AgentFile(_agent_id_from_name(p), p, _read_meta(p)))
+        get(parent).agents.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
     return sessions
 
 
@@ -240,7 +240,7 @@ def find_session(
         sub = p.with_suffix("") / "subagents"
         if sub.is_dir():
             for f in sorted(sub.rglob("*.jsonl")):
-                s.agents.append(AgentFile(_agent_id_from_name(f), f, _read_meta(f)))
+                s.agents.append(AgentFile(agent_id_from_name(f), f, read_meta(f)))
         return s
     exact = [s for s in sessions if s.session_id == spec]
     if exact:

@@ -1,0 +1,53 @@
+"""Events as plain JSON objects: what `watch --json` writes, one per line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spendtui.core.follow import Event
+from spendtui.core.model import Agent, ApiCall, Compaction, ModelSwitch
+from spendtui.core.summary import iso, usd
+
+
+def call_json(call: ApiCall) -> dict[str, Any]:
+    u = call.usage
+    cost = call.cost
+    priced = cost is not None and cost.priced
+    return {
+        "timestamp": iso(call.timestamp),
+        "model": call.model,
+        "agent_id": call.agent_id,
+        "message_id": call.key[0],
+        "request_id": call.key[1] or None,
+        "tools": list(call.tools),
+        "tokens": {
+            "input": u.input_tokens,
+            "output": u.output_tokens,
+            "cache_write_5m": u.ephemeral_5m_input_tokens,
+            "cache_write_1h": u.ephemeral_1h_input_tokens,
+            "cache_read": u.cache_read_input_tokens,
+        },
+        "context": u.prompt_tokens,
+        "cost_usd": usd(cost.total_pico) if priced else None,
+        "billed_elsewhere": call.billed_elsewhere,
+        "turn": call.turn,
+    }
+
+
+def event_json(ev: Event) -> dict[str, Any] | None:
+    """The JSON line for one event, or None for events scripts do not need."""
+    base: dict[str, Any] = {"event": ev.kind, "session_id": ev.session_id, "observed": round(ev.observed, 6)}
+    p = ev.payload
+    if ev.kind in ("api_call", "call_updated") and isinstance(p, ApiCall):
+        return {**base, **call_json(p)}
+    if ev.kind == "compaction" and isinstance(p, Compaction):
+        return {**base, "timestamp": iso(p.timestamp), "trigger": p.trigger, "pre_tokens": p.pre_tokens,
+                "post_tokens": p.post_tokens, "micro": p.micro}
+    if ev.kind == "model_switch" and isinstance(p, ModelSwitch):
+        return {**base, "timestamp": iso(p.timestamp), "from": p.from_model, "to": p.to_model}
+    if ev.kind == "subagent_start" and isinstance(p, Agent):
+        return {**base, "timestamp": iso(p.first_ts), "agent_id": p.agent_id, "agent_type": p.agent_type,
+                "model": p.model, "description": p.description}
+    if ev.kind in ("clear", "reset") and isinstance(p, dict):
+        return {**base, **p}
+    return None

@@ -1,0 +1,312 @@
+"""Following a live session: incremental reads driven by watchfiles.
+
+The follower owns one ``LineReader`` per file of the session and feeds only the
+bytes appended since the last read into the same ``SessionModel`` the one-shot
+loader builds, so the work per update is proportional to what was written. It
+watches the project *directory* (a watch on a file dies when the file is
+replaced), picks up sub-agent files as they appear, rebuilds the model when a
+file is truncated or replaced, and follows ``/clear`` into the new session file.
+
+No Textual here: the app and ``watch --json`` are both thin consumers of
+``Event`` batches.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spendtui.core.jsonl import parse_line
+from spendtui.core.loader import Pricer, SessionReaders, feed_file, load_with_dedup
+from spendtui.core.model import SessionModel, Source
+from spendtui.core.paths import (
+    AgentFile,
+    SessionFiles,
+    agent_id_from_name,
+    first_session_id,
+    read_meta,
+    scan_project,
+)
+
+CLEAR_MARKERS = (b"<command-name>/clear</command-name>",)
+IDLE_SWITCH_SECONDS = 30.0  # a new session in the project after this much quiet is "the active one"
+
+
+@dataclass(slots=True)
+class Event:
+    """Something the views should know about. ``kind`` is the model's event name
+    (api_call, call_updated, turn, compaction, model_switch, subagent_start) or one
+    of the follower's own: clear, reset, file_gone, skipped."""
+
+    kind: str
+    payload: Any
+    session_id: str
+    observed: float = field(default_factory=time.time)
+
+
+def _network_or_wsl(path: Path) -> bool:
+    """Native file events do not arrive on network mounts and across WSL's 9p bridge."""
+    try:
+        with open("/proc/version", encoding="utf-8", errors="replace") as f:
+            if "microsoft" in f.read().lower():
+                return True
+    except OSError:
+        pass
+    try:
+        real = str(path.resolve())
+        best, fstype = "", ""
+        with open("/proc/mounts", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and real.startswith(parts[1]) and len(parts[1]) > len(best):
+                    best, fstype = parts[1], parts[2]
+        return fstype in {"nfs", "nfs4", "cifs", "smbfs", "smb3", "9p", "fuse.sshfs", "afs", "v9fs", "drvfs"}
+    except OSError:
+        return False
+
+
+def _is_clear_start(path: Path, max_lines: int = 40) -> bool:
+    """Does a new session file start with a /clear command (the old session's successor)?"""
+    try:
+        with open(path, "rb") as f:
+            for _ in range(max_lines):
+                line = f.readline(4 << 20)
+                if not line:
+                    return False
+                if any(m in line for m in CLEAR_MARKERS):
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def _cwd_of(path: Path, max_lines: int = 40) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            for _ in range(max_lines):
+                line = f.readline(4 << 20)
+                if not line:
+                    return None
+                obj, _ = parse_line(line.strip())
+                if obj is not None and isinstance(obj.get("cwd"), str):
+                    return obj["cwd"]
+    except OSError:
+        return None
+    return None
+
+
+class SessionFollower:
+    """One followed session; ``poll()`` applies whatever was written since last time."""
+
+    def __init__(
+        self,
+        files: SessionFiles,
+        pricer: Pricer | None = None,
+        follow_clear: bool = True,
+        siblings: Sequence[SessionFiles] | None = None,
+    ) -> None:
+        self.files = files
+        self.pricer = pricer
+        self.follow_clear = follow_clear
+        self._siblings = siblings
+        self.previous: list[str] = []  # sessions left behind by /clear
+        self.model: SessionModel = SessionModel(files.session_id)
+        self.readers = SessionReaders(files)
+        self._pending: list[Event] = []
+        self._known_mains: set[Path] = set()
+        self._foreign_flat: set[Path] = set()
+        self._last_growth = time.time()
+        self.started = time.time()
+
+    # -------------------------------------------------------------- setup
+    @property
+    def project_dir(self) -> Path:
+        return self.files.project_dir
+
+    def _listen(self, model: SessionModel) -> None:
+        sid = model.session_id
+
+        def on(event: str, payload: Any) -> None:
+            self._pending.append(Event(event, payload, sid))
+
+        model.listeners.append(on)
+
+    def load(self) -> list[Event]:
+        """Read everything already written; returns the events for it, oldest first."""
+        self._pending = []
+        self.readers = SessionReaders(self.files)
+        model = SessionModel(self.files.session_id)
+        self._listen(model)
+        self.model = load_with_dedup(self.files, self.pricer, siblings=self._siblings, readers=self.readers,
+                                     model=model)
+        self._known_mains = {s.main for s in scan_project(self.project_dir).values() if s.main}
+        self._last_growth = time.time()
+        return self._drain()
+
+    def _drain(self) -> list[Event]:
+        out, self._pending = self._pending, []
+        return out
+
+    # -------------------------------------------------------------- polling
+    def poll(self) -> list[Event]:
+        """Apply new bytes of every file of the session; notice new agents and /clear."""
+        grew = False
+        for path, (reader, src) in list(self.readers.readers.items()):
+            change = reader.changed_identity()
+            if change in ("replaced", "truncated"):
+                self._pending.append(Event("reset", {"file": str(path), "why": change}, self.files.session_id))
+                return [*self._drain(), *self.load()]
+            if change == "deleted":
+                continue
+            try:
+                size = os.stat(path).st_size
+            except OSError:
+                continue
+            if size > reader.offset + reader.pending or (reader.pending and size > reader.offset):
+                before = reader.offset
+                feed_file(self.model, reader, src, final=False)
+                grew = grew or reader.offset != before
+        grew = self._new_agent_files() or grew
+        if grew:
+            self._last_growth = time.time()
+        if self.follow_clear:
+            self._check_new_session()
+        return self._drain()
+
+    def _new_agent_files(self) -> bool:
+        """Sub-agent files appear while the session runs: start reading them from byte 0.
+
+        Only this session's folder and new flat ``agent-*.jsonl`` names are looked
+        at, so the cost does not grow with the number of sessions in the project.
+        """
+        known = {a.path: a for a in self.files.agents}
+        added = False
+        sid = self.files.session_id
+        candidates: list[AgentFile] = []
+        sdir = self.project_dir / sid
+        if sdir.is_dir():
+            for root, _dirs, names in os.walk(sdir):
+                for name in names:
+                    if name.endswith(".jsonl"):
+                        p = Path(root) / name
+                        if p not in known:
+                            candidates.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
+                        elif known[p].meta is None:
+                            self._late_meta(known[p])
+        try:
+            flat = [Path(e.path) for e in os.scandir(self.project_dir)
+                    if e.name.startswith("agent-") and e.name.endswith(".jsonl")]
+        except OSError:
+            flat = []
+        for p in flat:
+            if p in known or p in self._foreign_flat:
+                continue
+            if first_session_id(p) == sid:
+                candidates.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
+            elif p.stat().st_size > 0:
+                self._foreign_flat.add(p)  # another session's agent: never look again
+        for af in candidates:
+            self.files.agents.append(af)
+            src = Source(af.path, agent_id=af.agent_id, meta=af.meta)
+            feed_file(self.model, self.readers.reader_for(af.path, src), src, final=False)
+            added = True
+        if self.files.main is None:
+            main = self.project_dir / f"{sid}.jsonl"
+            if main.exists():
+                self.files.main = main
+                src = Source(main)
+                feed_file(self.model, self.readers.reader_for(main, src), src, final=False)
+                added = True
+        return added
+
+    def _late_meta(self, af: AgentFile) -> None:
+        """``agent-<id>.meta.json`` may land after the agent's first lines."""
+        meta = read_meta(af.path)
+        if meta is None:
+            return
+        af.meta = meta
+        _reader, src = self.readers.readers.get(af.path, (None, None))
+        if src is not None:
+            src.meta = meta
+        agent = self.model.agents.get(af.agent_id)
+        if agent is not None:
+            self.model.apply_agent_meta(agent, meta)
+
+    def _check_new_session(self) -> None:
+        """After /clear Claude Code writes a new session file in the same project."""
+        try:
+            mains = {Path(e.path) for e in os.scandir(self.project_dir)
+                     if e.name.endswith(".jsonl") and not e.name.startswith("agent-") and e.is_file()}
+        except OSError:
+            return
+        new = sorted(mains - self._known_mains, key=lambda p: p.stat().st_mtime if p.exists() else 0)
+        self._known_mains |= mains
+        for path in new:
+            if path == self.files.main:
+                continue
+            idle = time.time() - self._last_growth
+            cwd_ok = self.model.project is None or _cwd_of(path) in (None, self.model.project)
+            if cwd_ok and (_is_clear_start(path) or idle >= IDLE_SWITCH_SECONDS):
+                self._switch_to(path)
+                return
+
+    def _switch_to(self, path: Path) -> None:
+        old = self.files.session_id
+        self.previous.append(old)
+        sid = path.name[: -len(".jsonl")]
+        self.files = scan_project(self.project_dir).get(sid) or SessionFiles(sid, self.project_dir, path)
+        events = self.load()
+        self._pending = [Event("clear", {"from": old, "to": sid, "transcript": str(path)}, sid), *events]
+
+
+def watch_loop(
+    follower: SessionFollower,
+    on_events: Callable[[list[Event]], None],
+    stop: threading.Event,
+    force_polling: bool | None = None,
+    poll_interval_ms: int = 300,
+    debounce_ms: int = 30,
+) -> None:
+    """Block, calling ``on_events`` with each non-empty batch until ``stop`` is set.
+
+    Native events wake us within a few milliseconds; a periodic timeout also
+    polls, so a filesystem that drops events (or a mount we failed to detect)
+    is still followed, just more slowly. If polling keeps finding data no event
+    announced, we switch to watchfiles' polling mode for good.
+    """
+    import watchfiles
+
+    if force_polling is None:
+        force_polling = _network_or_wsl(follower.project_dir)
+    missed = 0
+    while not stop.is_set():
+        watched = follower.project_dir
+        for changes in watchfiles.watch(
+            watched,
+            stop_event=stop,
+            force_polling=force_polling,
+            poll_delay_ms=poll_interval_ms,
+            debounce=debounce_ms,
+            step=10,
+            rust_timeout=poll_interval_ms * 3,
+            yield_on_timeout=True,
+            recursive=True,
+            ignore_permission_denied=True,
+        ):
+            events = follower.poll()
+            if events:
+                on_events(events)
+            if not changes and any(e.kind in ("api_call", "call_updated") for e in events):
+                missed += 1
+            if not force_polling and missed >= 2:
+                force_polling = True
+                break  # restart the watcher in polling mode
+            if follower.project_dir != watched:
+                break
+            if stop.is_set():
+                return

@@ -1,0 +1,172 @@
+"""The live follower on real files: appends, half lines, new agents, truncation, /clear."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from spendtui.core.follow import Event, SessionFollower, watch_loop
+from spendtui.core.paths import scan_project
+from tests.records import append_jsonl, assistant, tool_result, tool_use, ts, usage, user, write_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _project(tmp_path: Path) -> Path:
+    return tmp_path / "projects" / "-tmp-proj"
+
+
+def _follower(proj: Path, sid: str = "s1") -> SessionFollower:
+    f = SessionFollower(scan_project(proj)[sid])
+    f.load()
+    return f
+
+
+def test_poll_reads_only_appended_lines(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    p = write_jsonl(proj / "s1.jsonl", [user("a"), assistant("msg_1", "req_1", usage(out=5))])
+    f = _follower(proj)
+    assert f.model.counted_calls == 1
+    lines_before = f.model.lines_read
+    assert f.poll() == []
+    append_jsonl(p, [assistant("msg_2", "req_2", usage(out=7))])
+    events = f.poll()
+    assert [e.kind for e in events] == ["api_call"]
+    assert f.model.lines_read == lines_before + 1  # one new line, one line of work
+    assert f.model.tokens["output"] == 12
+
+
+def test_half_written_line_waits_for_its_end(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    p = write_jsonl(proj / "s1.jsonl", [user("a")])
+    f = _follower(proj)
+    line = json.dumps(assistant("msg_1", "req_1", usage(out=5)))
+    with open(p, "a") as fh:
+        fh.write(line[:40])
+    assert f.poll() == [] and f.model.skipped_lines == 0
+    with open(p, "a") as fh:
+        fh.write(line[40:] + "\n")
+    assert [e.kind for e in f.poll()] == ["api_call"]
+    assert f.model.counted_calls == 1 and f.model.skipped_lines == 0
+
+
+def test_block_lines_update_the_call(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    p = write_jsonl(proj / "s1.jsonl", [user("a"), assistant("msg_1", "req_1", usage(out=1))])
+    f = _follower(proj)
+    append_jsonl(p, [assistant("msg_1", "req_1", usage(out=300))])
+    assert [e.kind for e in f.poll()] == ["call_updated"]
+    assert f.model.counted_calls == 1 and f.model.tokens["output"] == 300
+
+
+def test_new_subagent_file_and_late_meta(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    p = write_jsonl(proj / "s1.jsonl", [
+        user("a"), assistant("msg_1", "req_1", usage(), content=[tool_use("t1", "Agent", subagent_type="Explore")])])
+    f = _follower(proj)
+    agent_file = write_jsonl(proj / "s1" / "subagents" / "agent-a9.jsonl", [
+        assistant("msg_a", "req_a", usage(out=4), model="claude-haiku-4-5-20251001", sidechain=True,
+                  agent_id="a9")])
+    kinds = [e.kind for e in f.poll()]
+    assert kinds == ["subagent_start", "api_call"]
+    assert f.model.agents["a9"].api_calls == 1
+    agent_file.with_name("agent-a9.meta.json").write_text(
+        json.dumps({"agentType": "Explore", "description": "scan", "toolUseId": "t1"}))
+    append_jsonl(agent_file, [assistant("msg_b", "req_b", usage(out=4), model="claude-haiku-4-5-20251001",
+                                        sidechain=True, agent_id="a9")])
+    f.poll()
+    a = f.model.agents["a9"]
+    assert (a.agent_type, a.description, a.tool_use_id, a.api_calls) == ("Explore", "scan", "t1", 2)
+    append_jsonl(p, [tool_result("t1", "done", toolUseResult={"agentId": "a9"})])
+    f.poll()
+    assert f.model.tools["t1"].spawned_agent == "a9"
+
+
+def test_truncated_or_replaced_file_is_reloaded(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    p = write_jsonl(proj / "s1.jsonl", [user("a"), assistant("msg_1", "req_1", usage(out=5)),
+                                        assistant("msg_2", "req_2", usage(out=6))])
+    f = _follower(proj)
+    tmp = proj / "s1.tmp"
+    write_jsonl(tmp, [user("a"), assistant("msg_1", "req_1", usage(out=5))])
+    os.replace(tmp, p)  # an editor or a rewrite: new inode
+    kinds = [e.kind for e in f.poll()]
+    assert kinds[0] == "reset"
+    assert f.model.counted_calls == 1 and f.model.tokens["output"] == 5
+
+
+def test_clear_moves_to_the_new_session(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    write_jsonl(proj / "s1.jsonl", [user("a", session="s1"), assistant("msg_1", "req_1", usage(out=5))])
+    f = _follower(proj)
+    write_jsonl(proj / "s2.jsonl", [
+        user("<command-name>/clear</command-name>\n<command-message>clear</command-message>", session="s2"),
+        user("next task", session="s2"),
+        assistant("msg_2", "req_2", usage(out=9), session="s2"),
+    ])
+    events = f.poll()
+    assert events[0].kind == "clear" and events[0].payload["from"] == "s1"
+    assert f.files.session_id == "s2" and f.previous == ["s1"]
+    assert f.model.counted_calls == 1 and f.model.tokens["output"] == 9
+
+
+def test_parallel_session_in_same_project_is_not_followed_while_active(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    write_jsonl(proj / "s1.jsonl", [user("a"), assistant("msg_1", "req_1", usage(out=5))])
+    f = _follower(proj)
+    write_jsonl(proj / "other.jsonl", [user("unrelated", session="other")])
+    assert f.poll() == [] and f.files.session_id == "s1"
+
+
+@pytest.mark.parametrize("force_polling", [False, True])
+def test_watch_loop_delivers_appends(tmp_path: Path, force_polling: bool) -> None:
+    proj = _project(tmp_path)
+    p = write_jsonl(proj / "s1.jsonl", [user("a")])
+    f = _follower(proj)
+    got: list[Event] = []
+    arrived = threading.Event()
+
+    def on_events(batch: list[Event]) -> None:
+        got.extend(batch)
+        if any(e.kind == "api_call" for e in batch):
+            arrived.set()
+
+    stop = threading.Event()
+    t = threading.Thread(target=watch_loop, args=(f, on_events, stop), kwargs={"force_polling": force_polling},
+                         daemon=True)
+    t.start()
+    time.sleep(0.3)  # let the watcher arm before writing
+    append_jsonl(p, [assistant("msg_1", "req_1", usage(out=5))])
+    assert arrived.wait(10), "no api_call event within 10 s"
+    stop.set()
+    t.join(10)
+    assert not t.is_alive()
+    assert [e.kind for e in got if e.kind == "api_call"] == ["api_call"]
+
+
+def test_watch_json_cli_reports_history_then_new_calls(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    p = write_jsonl(proj / "s1.jsonl", [user("a", when=ts(0)), assistant("msg_1", "req_1", usage(out=5), when=ts(1))])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spendtui", "watch", "--json", "--claude-dir", str(tmp_path), "s1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["event"] == "api_call" and first["message_id"] == "msg_1"
+        assert first["tokens"]["output"] == 5 and first["session_id"] == "s1"
+        append_jsonl(p, [assistant("msg_2", "req_2", usage(inp=7, cw5=100, cr=900, out=8),
+                                   content=[tool_use("t9", "Read", file_path="/x")])])
+        second = json.loads(proc.stdout.readline())
+        assert second["event"] == "api_call" and second["message_id"] == "msg_2"
+        assert second["tools"] == ["Read"] and second["context"] == 7 + 100 + 900
+    finally:
+        proc.terminate()
+        proc.wait(10)
