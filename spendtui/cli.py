@@ -194,7 +194,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     if not rows:
         print("No sessions found" + (f" for project {project}" if project else "") + ".")
         return EXIT_OK
-    Console().print(sessions_table(rows))
+    console = Console()
+    console.print(sessions_table(rows, width=console.width))
     return EXIT_OK
 
 

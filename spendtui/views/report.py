@@ -94,33 +94,35 @@ def short_path(p: str | None) -> str:
     return "~" + p[len(home):] if p.startswith(home) else p
 
 
-def sessions_table(rows: list[dict[str, Any]], now: float | None = None) -> Table:
+def sessions_table(rows: list[dict[str, Any]], now: float | None = None, width: int = 120) -> Table:
+    wide = width >= 110
     t = Table(box=box.SIMPLE_HEAVY, title="Claude Code sessions", title_justify="left",
               show_footer=len(rows) > 1)
     total = sum(r["cost_usd"] for r in rows)
     calls = sum(r["api_calls"] for r in rows)
     t.add_column("", width=1, footer="")
-    t.add_column("session", style="bold cyan", no_wrap=True, footer=f"{len(rows)} sessions")
-    t.add_column("project", overflow="ellipsis", max_width=36, footer="")
-    t.add_column("title", overflow="ellipsis", max_width=34, style="dim", footer="")
-    t.add_column("started", no_wrap=True, footer="")
-    t.add_column("last activity", no_wrap=True, footer="")
-    t.add_column("calls", justify="right", footer=str(calls))
-    t.add_column("cost", justify="right", style="bold", footer=money(total))
+    t.add_column("session", style="bold cyan", no_wrap=True, min_width=8, footer=f"{len(rows)}")
+    room = max(12, width - 78 - (34 if wide else 0))
+    t.add_column("project", overflow="ellipsis", no_wrap=True, max_width=room, footer="")
+    if wide:
+        t.add_column("title", overflow="ellipsis", no_wrap=True, max_width=32, style="dim", footer="")
+    t.add_column("started", no_wrap=True, min_width=16, footer="")
+    t.add_column("last activity", no_wrap=True, min_width=10, footer="")
+    t.add_column("calls", justify="right", no_wrap=True, min_width=5, footer=str(calls))
+    t.add_column("cost", justify="right", style="bold", no_wrap=True, min_width=8, footer=money(total))
     for r in rows:
         cost = money(r["cost_usd"])
         if not r.get("cost_complete", True):
             cost += "+?"
-        t.add_row(
+        cells: list[Any] = [
             Text("●", style="green") if r.get("active") else "",
             r["session_id"][:8],
             short_path(r.get("project")),
-            r.get("title") or "",
-            when(r.get("started")),
-            ago(r.get("ended"), now),
-            str(r["api_calls"]),
-            cost,
-        )
+        ]
+        if wide:
+            cells.append((r.get("title") or "").replace("\n", " "))
+        cells += [when(r.get("started")), ago(r.get("ended"), now), str(r["api_calls"]), cost]
+        t.add_row(*cells)
     return t
 
 
@@ -128,7 +130,7 @@ def _share(part: float, whole: float) -> str:
     return f"{100 * part / whole:.0f}%" if whole > 0 else "-"
 
 
-def summary_renderable(s: dict[str, Any]) -> Group:
+def summary_renderable(s: dict[str, Any], width: int = 120) -> Group:
     total = s["cost_usd"]
     head = Table.grid(padding=(0, 2))
     head.add_column(style="dim")
@@ -151,9 +153,9 @@ def summary_renderable(s: dict[str, Any]) -> Group:
                             f"of {tokens(ctx['window'])} ({_share(ctx['peak'], ctx['window'])})")
 
     by_model = Table(box=box.SIMPLE, title="Cost by model", title_justify="left")
-    by_model.add_column("model")
+    by_model.add_column("model", no_wrap=True, overflow="ellipsis")
     by_model.add_column("calls", justify="right")
-    by_model.add_column("cost", justify="right")
+    by_model.add_column("cost", justify="right", no_wrap=True)
     by_model.add_column("share", justify="right")
     for m, c in s["cost_by_model"].items():
         priced = m not in s.get("unpriced_models", [])
@@ -165,9 +167,9 @@ def summary_renderable(s: dict[str, Any]) -> Group:
                      _share(s["subagent_cost_usd"], total))
 
     kinds = Table(box=box.SIMPLE, title="Tokens by kind", title_justify="left")
-    kinds.add_column("kind")
+    kinds.add_column("kind", no_wrap=True)
     kinds.add_column("tokens", justify="right")
-    kinds.add_column("cost", justify="right")
+    kinds.add_column("cost", justify="right", no_wrap=True)
     kinds.add_column("share", justify="right")
     by_kind = s.get("cost_by_kind", {})
     for k, label in KIND_LABELS.items():
@@ -181,9 +183,12 @@ def summary_renderable(s: dict[str, Any]) -> Group:
         kinds.add_row(label, f"{n:,}", money(c), _share(c, total))
 
     parts: list[Any] = [Panel(head, title="spendtui summary", title_align="left", border_style="cyan")]
-    top = Table.grid(padding=(0, 4))
-    top.add_row(by_model, kinds)
-    parts.append(top)
+    if width >= 110:
+        top = Table.grid(padding=(0, 4))
+        top.add_row(by_model, kinds)
+        parts.append(top)
+    else:
+        parts += [by_model, kinds]
 
     if s["subagents"]:
         ag = Table(box=box.SIMPLE, title="Sub-agents", title_justify="left")
@@ -211,7 +216,9 @@ def summary_renderable(s: dict[str, Any]) -> Group:
     if s.get("costliest_calls"):
         cc = Table(box=box.SIMPLE, title="Costliest calls", title_justify="left")
         for col in ("time", "model", "agent", "tools", "context", "output", "cost"):
-            cc.add_column(col, justify="right" if col in ("context", "output", "cost") else "left")
+            cc.add_column(col, justify="right" if col in ("context", "output", "cost") else "left",
+                          no_wrap=col in ("time", "cost", "context", "output"),
+                          overflow="ellipsis")
         for c in s["costliest_calls"]:
             cc.add_row(when(c["timestamp"]), c["model"], (c.get("agent_id") or "main")[:12],
                        ",".join(c["tools"])[:30] or "-", tokens(c["context"]),
@@ -232,7 +239,8 @@ def summary_renderable(s: dict[str, Any]) -> Group:
 
 
 def print_summary(s: dict[str, Any], console: Console | None = None) -> None:
-    (console or Console()).print(summary_renderable(s))
+    console = console or Console()
+    console.print(summary_renderable(s, width=console.width))
 
 
 def price_table(rows: list[dict[str, Any]]) -> Table:
