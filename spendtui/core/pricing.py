@@ -525,7 +525,8 @@ class PriceTable:
         """The table shipped in the package (parsed once)."""
         global _EMBEDDED
         if _EMBEDDED is None:
-            text = resources.files("spendtui").joinpath("data", "prices.toml").read_text("utf-8")
+            res = resources.files("spendtui").joinpath("data").joinpath("prices.toml")
+            text = res.read_text("utf-8")
             _EMBEDDED = cls.from_toml(text, origin="embedded")
         return _EMBEDDED
 
