@@ -309,6 +309,10 @@ class SessionModel:
         self._seq = 0
         self._turn_ts: list[float] = []  # start times of turns, for sub-agent attribution
         self.listeners: list[Callable[[str, Any], None]] = []
+        # analysers that need the raw records (context composition, staleness)
+        # subscribe here instead of growing this class; called after the model
+        # has applied the record, so they can look up calls and tools by id
+        self.record_observers: list[Callable[[dict[str, Any], Source, int], None]] = []
 
     # ---------------------------------------------------------------- events
     def _emit(self, event: str, payload: Any) -> None:
@@ -361,7 +365,9 @@ class SessionModel:
             if isinstance(t, str):
                 self.custom_title = t
         # every other type (file-history-snapshot, queue-operation, attachment,
-        # last-prompt, cost-state, ...) carries nothing we account for yet
+        # last-prompt, cost-state, ...) carries nothing we account for
+        for observe in self.record_observers:
+            observe(rec, src, line)
 
     def _note_envelope(self, rec: dict[str, Any]) -> None:
         cwd = rec.get("cwd")
