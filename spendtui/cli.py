@@ -212,14 +212,14 @@ def cmd_pricing(args: argparse.Namespace) -> int:
         return EXIT_OK
     table = pricing.PriceTable.default()
     if args.json:
-        json.dump(table.to_json(), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        sys.stdout.write(table.to_json().rstrip("\n") + "\n")
         return EXIT_OK
     from rich.console import Console
 
     from spendtui.views.report import price_table
 
-    Console().print(price_table(table.rows()))
+    console = Console()
+    console.print(price_table(table.rows(), width=console.width))
     return EXIT_OK
 
 

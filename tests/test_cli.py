@@ -124,3 +124,26 @@ def test_human_summary_reads_well(claude_dir: Path, capsys: pytest.CaptureFixtur
     assert code == 0
     for text in ("Cost by model", "Tokens by kind", "Sub-agents", "claude-sonnet-4-5-20250929", "$0.0972"):
         assert text in out
+
+
+def test_pricing_json_and_update_from_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "pricing", "--json")
+    assert code == 0
+    table = json.loads(out)
+    sonnet = next(m for m in table["models"] if m["key"] == "claude-sonnet-4-5")
+    assert (sonnet["input"], sonnet["output"], sonnet["cache_read"]) == ("3", "15", "0.3")
+    litellm = tmp_path / "prices.json"
+    litellm.write_text(json.dumps({"claude-zeta-1": {
+        "litellm_provider": "anthropic", "mode": "chat", "input_cost_per_token": 2e-06,
+        "output_cost_per_token": 8e-06, "max_input_tokens": 300000}}))
+    code, out, _ = _run(capsys, "pricing", "--update", "--from", str(litellm))
+    assert code == 0 and "Imported" in out
+    proj = tmp_path / "claude" / "projects" / "-p"
+    write_jsonl(proj / "z.jsonl", [user("a"), assistant("msg_1", "req_1", usage(inp=1000, out=500),
+                                                         model="claude-zeta-1")])
+    _, out, _ = _run(capsys, "summary", "--claude-dir", str(tmp_path / "claude"), "z", "--json")
+    s = json.loads(out)
+    assert s["unpriced_models"] == []
+    assert Decimal(str(s["cost_usd"])) == (1000 * 2 + 500 * 8) / M
+    code, _, err = _run(capsys, "pricing", "--update", "--from", str(tmp_path / "nope.json"))
+    assert code == 1 and "price update failed" in err

@@ -243,13 +243,21 @@ def print_summary(s: dict[str, Any], console: Console | None = None) -> None:
     console.print(summary_renderable(s, width=console.width))
 
 
-def price_table(rows: list[dict[str, Any]]) -> Table:
+def price_table(rows: list[dict[str, Any]], width: int = 120) -> Table:
     t = Table(box=box.SIMPLE_HEAVY, title="Prices (USD per million tokens)", title_justify="left")
-    for col in ("model", "input", "cache write 5m", "cache write 1h", "cache read", "output",
-                "long context", "window", "source"):
-        t.add_column(col, justify="left" if col in ("model", "long context", "source") else "right")
+    cols = [("model", "model"), ("input", "input"), ("cache_write_5m", "write 5m"), ("cache_write_1h", "write 1h"),
+            ("cache_read", "read"), ("output", "output")]
+    if width >= 100:
+        cols += [("long_context", "long context"), ("fast", "fast"), ("context", "window")]
+    if width >= 130:
+        cols += [("valid", "valid"), ("source", "source")]
+    for key, label in cols:
+        t.add_column(label, justify="left" if key in ("model", "long_context", "valid", "source") else "right",
+                     no_wrap=True)
     for r in rows:
-        t.add_row(*[str(r.get(k, "")) for k in ("model", "input", "cache_write_5m", "cache_write_1h",
-                                                 "cache_read", "output", "long_context", "window",
-                                                 "source")])
+        model = r.get("model", "")
+        if "unverified" in str(r.get("source", "")):
+            model += " *"
+        t.add_row(model, *[str(r.get(k, "")) for k, _ in cols[1:]])
+    t.caption = "* from announcements not yet on the official price page"
     return t
