@@ -429,17 +429,20 @@ class LiveStats:
     def apply(self, model: SessionModel, events: Sequence[Event]) -> list[Notice]:
         """Fold one batch in; returns the toasts it deserves.
 
-        A reset or /clear replaces the follower's model: then we rebuild, and the
-        events after it (the re-read history) earn no toasts.
+        ``model`` is the follower's model read *after* the poll that produced
+        ``events``: a reset or /clear replaces it, and then we rebuild; the events
+        after it (the re-read history) earn no toasts.
         """
         notices: list[Notice] = []
+        replaced = False
         for ev in events:
             n = notice_for(ev)
             if n is not None:
                 notices.append(n)
             if ev.kind in ("reset", "clear"):
+                replaced = True
                 break
-        if model is not self.model:
+        if replaced or model is not self.model:
             self.rebuild(model)
             return notices
         for ev in events:
