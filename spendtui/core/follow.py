@@ -269,7 +269,7 @@ def watch_loop(
     on_events: Callable[[list[Event]], None],
     stop: threading.Event,
     force_polling: bool | None = None,
-    poll_interval_ms: int = 300,
+    poll_interval_ms: int = 200,
     debounce_ms: int = 30,
 ) -> None:
     """Block, calling ``on_events`` with each non-empty batch until ``stop`` is set.
@@ -277,7 +277,7 @@ def watch_loop(
     Native events wake us within a few milliseconds; a periodic timeout also
     polls, so a filesystem that drops events (or a mount we failed to detect)
     is still followed, just more slowly. If polling keeps finding data no event
-    announced, we switch to watchfiles' polling mode for good.
+    announced, we switch to plain polling for good.
     """
     import watchfiles
 
@@ -285,15 +285,21 @@ def watch_loop(
         force_polling = _network_or_wsl(follower.project_dir)
     missed = 0
     while not stop.is_set():
+        if force_polling:
+            # Our own poll: a stat per followed file and one directory listing per
+            # interval. Cheaper and more predictable than a generic tree poller.
+            while not stop.wait(poll_interval_ms / 1000):
+                events = follower.poll()
+                if events:
+                    on_events(events)
+            return
         watched = follower.project_dir
         for changes in watchfiles.watch(
             watched,
             stop_event=stop,
-            force_polling=force_polling,
-            poll_delay_ms=poll_interval_ms,
             debounce=debounce_ms,
             step=10,
-            rust_timeout=poll_interval_ms * 3,
+            rust_timeout=1000,
             yield_on_timeout=True,
             recursive=True,
             ignore_permission_denied=True,
