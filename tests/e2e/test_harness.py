@@ -403,3 +403,36 @@ def test_auto_compact_boundary(e2e_scenario) -> None:  # type: ignore[no-untyped
     assert steps == [0, 1, 2, 3]
     last = [r for r in res.truth if r["kind"] == "main"][-1]["usage"]
     assert last["cache_read_input_tokens"] + last["cache_creation_input_tokens"] < 100_000
+
+
+# ------------------------------------------------------------------------------------------
+# the committed fixtures (tests/fixtures/cc2197) stay consistent with their truth logs
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cc2197"
+
+
+def _fixture_result(name: str) -> ScenarioResult:
+    d = FIXTURES / name
+    meta = json.loads((d / "scenario.json").read_text())
+    truth = [json.loads(x) for x in (d / "truth.jsonl").read_text().splitlines() if x.strip()]
+    # a config-dir-shaped tree: the fixture dir itself is the config dir
+    res = ScenarioResult(d, Path(meta["project_cwd"]), meta["session_ids"], truth, name,
+                         d / "truth.jsonl", meta["info"])
+    return res
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_fixture_matches_truth(name: str) -> None:
+    if not (FIXTURES / name / "scenario.json").exists():
+        pytest.skip(f"no fixture for {name}: run scripts/make_fixtures.py")
+    res = _fixture_result(name)
+    for sid in res.session_ids:
+        assert res.transcript(sid).exists()
+    truth = {r["request_id"]: r for r in res.truth}
+    lines = _assistant_lines(res)
+    seen = set()
+    for _, rec in lines:
+        rid = rec["requestId"]
+        seen.add(rid)
+        assert _usage_view(rec["message"]["usage"]) == _usage_view(truth[rid]["usage"])
+    assert {r["request_id"] for r in res.truth if r["kind"] in TRANSCRIBED} == seen
