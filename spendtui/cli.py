@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -145,32 +144,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def session_rows(sessions: Sequence[SessionFiles], prices: Any) -> list[dict[str, Any]]:
-    """One row per session, with calls shared between sessions counted once."""
-    from spendtui.core.loader import load_all
-    from spendtui.core.summary import session_summary
-
-    mtimes = {s.session_id: s.mtime() for s in sessions}
-    rows: list[dict[str, Any]] = []
-    now = time.time()
-
-    def row(model: Any) -> None:
-        s = session_summary(model, prices, now=now, mtime=mtimes.get(model.session_id))
-        rows.append({
-            k: s[k] for k in (
-                "session_id", "project", "transcript", "title", "started", "ended", "active",
-                "api_calls", "main_api_calls", "copied_api_calls", "turns", "tokens", "cost_usd",
-                "cost_complete", "cost_by_model", "subagent_cost_usd", "context",
-                "unpriced_models", "skipped_lines", "forked_from",
-            )
-        })
-        rows[-1]["last_activity"] = s["ended"]
-
-    load_all(sessions, _pricer(prices), on_session=row)
-    rows.sort(key=lambda r: mtimes.get(r["session_id"], 0.0), reverse=True)
-    return rows
-
-
 def cmd_sessions(args: argparse.Namespace) -> int:
     try:
         sessions = discover(_claude_dirs(args))
@@ -180,6 +153,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     project = args.sub_project or getattr(args, "project", None)
     if project:
         sessions = sessions_for_project(sessions, project)
+    from spendtui.core.batch import session_rows
+
     rows = session_rows(sessions, _prices())
     if args.limit > 0:
         rows = rows[: args.limit]

@@ -127,7 +127,8 @@ class LineReader:
                 elif head:
                     self._owe_newline = False
                 f.seek(self.offset)
-            buf = b""
+            pieces: list[bytes] = []  # an unfinished line, kept in pieces (no O(n^2) concatenation)
+            held = 0
             pos = self.offset
             while True:
                 block = f.read(BLOCK)
@@ -144,29 +145,37 @@ class LineReader:
                     self.lineno += 1
                     self._skip_to_newline = False
                     block = block[nl + 1 :]
-                buf = buf + block if buf else block
-                start = 0
-                while True:
-                    nl = buf.find(b"\n", start)
-                    if nl < 0:
-                        break
-                    line = buf[start:nl]
-                    start = nl + 1
+                if b"\n" not in block:
+                    pieces.append(block)
+                    held += len(block)
+                    if held > MAX_LINE:
+                        # A monster line: drop it rather than hold it in memory.
+                        self.oversized += 1
+                        pos += held
+                        self.offset = pos
+                        pieces, held = [], 0
+                        self._skip_to_newline = True
+                    continue
+                if pieces:
+                    pieces.append(block)
+                    block = b"".join(pieces)
+                    pieces, held = [], 0
+                lines = block.split(b"\n")
+                tail = lines.pop()
+                for line in lines:
                     self.lineno += 1
-                    self.offset = pos + start
-                    if line.endswith(b"\r"):
-                        line = line[:-1]
-                    if line.strip():
-                        yield self.lineno, line
-                buf = buf[start:]
-                pos += start
-                if len(buf) > MAX_LINE:
-                    # A monster line: drop it rather than hold it in memory.
-                    self.oversized += 1
-                    pos += len(buf)
+                    pos += len(line) + 1
                     self.offset = pos
-                    buf = b""
-                    self._skip_to_newline = True
+                    if line[-1:] == b"\r":
+                        line = line[:-1]
+                    if line and not line.isspace():
+                        if len(line) > MAX_LINE:
+                            self.oversized += 1
+                            continue
+                        yield self.lineno, line
+                if tail:
+                    pieces, held = [tail], len(tail)
+            buf = b"".join(pieces)
             self.pending = len(buf)
             if final and buf.strip() and not self._skip_to_newline:
                 obj, _ = parse_line(buf)

@@ -52,12 +52,10 @@ _WRAPPER_PREFIXES = (
 
 def parse_ts(value: Any) -> datetime | None:
     """ISO-8601 timestamp -> aware UTC datetime (Python 3.10 lacks 'Z' support)."""
-    if not isinstance(value, str) or len(value) < 10:
+    if type(value) is not str or len(value) < 10:
         return None
     try:
-        if value.endswith("Z"):
-            value = value[:-1] + "+00:00"
-        dt = datetime.fromisoformat(value)
+        dt = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] == "Z" else value)
     except ValueError:
         return None
     if dt.tzinfo is None:
@@ -267,7 +265,8 @@ class SessionModel:
         self.billed_elsewhere = billed_elsewhere
         self.transcript: Path | None = None
         self.project: str | None = None  # real path, from the records' cwd
-        self.cwds: Counter[str] = Counter()
+        self.cwds: Counter[str] = Counter()  # each cwd the session moved into
+        self._last_cwd: str | None = None
         self.title: str | None = None
         self.custom_title: str | None = None
         self.version: str | None = None
@@ -371,16 +370,19 @@ class SessionModel:
 
     def _note_envelope(self, rec: dict[str, Any]) -> None:
         cwd = rec.get("cwd")
-        if isinstance(cwd, str) and cwd:
+        if cwd is not None and cwd != self._last_cwd and isinstance(cwd, str) and cwd:
+            self._last_cwd = cwd
             self.cwds[cwd] += 1
             if self.project is None:
                 self.project = cwd
         v = rec.get("version")
-        if isinstance(v, str):
+        if v is not None and isinstance(v, str):
             self.version = v
         b = rec.get("gitBranch")
-        if isinstance(b, str) and b:
+        if b and isinstance(b, str):
             self.git_branch = b
+        if self.forked_from is not None:
+            return
         ff = rec.get("forkedFrom")
         if ff and self.forked_from is None:
             if isinstance(ff, dict):
@@ -437,11 +439,6 @@ class SessionModel:
         raw_usage = msg.get("usage")
         if raw_usage is None:
             return  # a block line without usage carries no billing information
-        try:
-            usage = Usage.from_json(raw_usage)
-        except UsageError as e:
-            self.skip(src, line, f"invalid usage ({e})")
-            return
         if not isinstance(model, str) or not model:
             self.skip(src, line, "API call without a model")
             return
@@ -458,6 +455,22 @@ class SessionModel:
         tool_blocks = [
             b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"
         ] if isinstance(blocks, list) else []
+
+        existing = self.calls.get(key)
+        if existing is not None and isinstance(raw_usage, dict) and _same_or_smaller(raw_usage, existing.usage):
+            # Another block line of a response we have (the usual case): nothing to
+            # re-price, only its tool_use blocks are new.
+            for b in tool_blocks:
+                self._add_tool_use(b, existing, ts)
+            sr = msg.get("stop_reason")
+            if isinstance(sr, str):
+                existing.stop_reason = sr
+            return
+        try:
+            usage = Usage.from_json(raw_usage)
+        except UsageError as e:
+            self.skip(src, line, f"invalid usage ({e})")
+            return
 
         existing = self.calls.get(key)
         if existing is None:
@@ -788,6 +801,22 @@ class SessionModel:
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"<SessionModel {self.session_id} calls={len(self.calls)} cost_pico={self.cost_pico}>"
+
+
+def _same_or_smaller(raw: dict[str, Any], u: Usage) -> bool:
+    """True when a repeated block line cannot change the call: fewer output tokens,
+    or the same numbers. Cheap checks on the raw dict, no Usage built."""
+    out = raw.get("output_tokens")
+    if type(out) is not int:
+        return False
+    if out < u.output_tokens:
+        return True
+    return (
+        out == u.output_tokens
+        and raw.get("input_tokens") == u.input_tokens
+        and raw.get("cache_read_input_tokens") == u.cache_read_input_tokens
+        and raw.get("cache_creation_input_tokens") == u.cache_creation_input_tokens
+    )
 
 
 def _opt_int(v: Any) -> int | None:

@@ -454,6 +454,10 @@ def _pico(tokens: int, usd_per_mtok: Decimal, multiplier: Decimal) -> int:
     if tokens <= 0:
         return 0
     per_token = _CTX.multiply(usd_per_mtok, Decimal(_PICO_PER_TOKEN))
+    if multiplier == 1 and per_token == per_token.to_integral_value():
+        # the common case: a price with at most 6 decimals is a whole number of
+        # pico-dollars per token, so plain integer arithmetic is exact (and ~10x faster)
+        return tokens * int(per_token)
     exact = _CTX.multiply(_CTX.multiply(Decimal(tokens), per_token), multiplier)
     return int(exact.to_integral_value(rounding=ROUND_HALF_EVEN, context=_CTX))
 
@@ -498,6 +502,7 @@ class PriceTable:
                     if a not in self._entries:
                         self._aliases.setdefault(a, k)
         self._id_cache: dict[str, tuple[str | None, str]] = {}
+        self._resolved: dict[tuple[str, date], tuple[ModelPrice | None, str]] = {}
 
     # -- construction ------------------------------------------------------------------
 
@@ -758,10 +763,13 @@ class PriceTable:
 
     def cost(self, model_id: str, usage: Usage, when: datetime | date | None = None) -> Cost:
         """Price one API call. Unknown models give ``Cost(priced=False, rule="unknown")``."""
-        m, rule = self.resolve(model_id, when)
+        day = _utc_date(when)
+        hit = self._resolved.get((model_id, day))
+        if hit is None:
+            hit = self._resolved[(model_id, day)] = self.resolve(model_id, day)
+        m, rule = hit
         if m is None:
             return Cost.unknown()
-        day = _utc_date(when)
 
         # Cache writes by TTL. Usage.from_json keeps 5m + 1h == cache_creation; for a Usage
         # built by hand, creation not covered by the breakdown is a 5-minute write (the API

@@ -1,0 +1,88 @@
+"""Summarising many sessions at once, on every core.
+
+Calls shared between sessions (forks, old-style resumes) only ever share a
+project folder, so each project is an independent unit of work: projects are
+spread over worker processes, and inside a project `load_all` keeps counting
+each call once. Small histories stay in-process (a pool costs ~100 ms to start).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from spendtui.core.loader import load_all
+from spendtui.core.paths import AgentFile, SessionFiles
+from spendtui.core.summary import session_summary
+
+ROW_KEYS = (
+    "session_id", "project", "transcript", "title", "started", "ended", "active",
+    "api_calls", "main_api_calls", "copied_api_calls", "turns", "tokens", "cost_usd",
+    "cost_complete", "cost_by_model", "subagent_cost_usd", "context",
+    "unpriced_models", "skipped_lines", "forked_from",
+)
+PARALLEL_MIN_BYTES = 64 << 20
+
+_Plain = tuple[str, str, str | None, list[tuple[str, str, dict[str, Any] | None]]]
+
+
+def _plain(s: SessionFiles) -> _Plain:
+    """SessionFiles as builtins, so it crosses a process boundary on any Python."""
+    return (s.session_id, str(s.project_dir), str(s.main) if s.main else None,
+            [(a.agent_id, str(a.path), a.meta) for a in s.agents])
+
+
+def _unplain(p: _Plain) -> SessionFiles:
+    sid, proj, main, agents = p
+    return SessionFiles(sid, Path(proj), Path(main) if main else None,
+                        [AgentFile(a, Path(path), meta) for a, path, meta in agents])
+
+
+def _rows_for(sessions: Sequence[SessionFiles], prices: Any, now: float) -> list[dict[str, Any]]:
+    mtimes = {s.session_id: s.mtime() for s in sessions}
+    rows: list[dict[str, Any]] = []
+
+    def row(model: Any) -> None:
+        s = session_summary(model, prices, now=now, mtime=mtimes.get(model.session_id))
+        r = {k: s[k] for k in ROW_KEYS}
+        r["last_activity"] = s["ended"]
+        r["_mtime"] = mtimes.get(model.session_id, 0.0)
+        rows.append(r)
+
+    load_all(sessions, prices.cost if prices is not None else None, on_session=row)
+    return rows
+
+
+def _worker(plain: list[_Plain], now: float) -> list[dict[str, Any]]:
+    from spendtui.core.pricing import PriceTable
+
+    return _rows_for([_unplain(p) for p in plain], PriceTable.default(), now)
+
+
+def session_rows(sessions: Sequence[SessionFiles], prices: Any, workers: int | None = None,
+                 now: float | None = None) -> list[dict[str, Any]]:
+    """One summary row per session, newest write first; shared calls counted once."""
+    now = time.time() if now is None else now
+    by_project: dict[Path, list[SessionFiles]] = defaultdict(list)
+    for s in sessions:
+        by_project[s.project_dir].append(s)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    total = sum(s.size() for s in sessions)
+    if workers <= 1 or len(by_project) < 2 or total < PARALLEL_MIN_BYTES:
+        rows = _rows_for(sessions, prices, now)
+    else:
+        groups = sorted(by_project.values(), key=lambda g: -sum(s.size() for s in g))
+        rows = []
+        with ProcessPoolExecutor(max_workers=min(workers, len(groups))) as pool:
+            futures = [pool.submit(_worker, [_plain(s) for s in g], now) for g in groups]
+            for f in futures:
+                rows.extend(f.result())
+    rows.sort(key=lambda r: r["_mtime"], reverse=True)
+    for r in rows:
+        del r["_mtime"]
+    return rows
