@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true")
     m.add_argument("--top", type=int, default=5, help="how many costliest calls to list")
 
+    r = sub.add_parser("report", parents=[common], help="spend over your whole history")
+    r.add_argument("--by", choices=["day", "week", "month", "project", "model", "session"], default="day")
+    r.add_argument("--since", type=_date_arg, metavar="DATE", help="first day to include (YYYY-MM-DD)")
+    r.add_argument("--until", type=_date_arg, metavar="DATE", help="last day to include (YYYY-MM-DD)")
+    r.add_argument("--utc", action="store_true", help="bucket days in UTC instead of local time")
+    r.add_argument("--json", action="store_true")
+
     w = sub.add_parser("watch", parents=[common], help="follow a session, one JSON object per event")
     w.add_argument("session", nargs="?", help="id, id prefix or path (default as for summary)")
     w.add_argument("--json", action="store_true", help="JSON lines (the only output format; for scripts)")
@@ -80,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--from", dest="source", metavar="FILE_OR_URL",
                     help="LiteLLM JSON to import (default: LiteLLM's GitHub raw URL)")
     return p
+
+
+def _date_arg(text: str) -> Any:
+    from datetime import date
+
+    t = text.strip().replace("/", "-")
+    if len(t) == 8 and t.isdigit():
+        t = f"{t[:4]}-{t[4:6]}-{t[6:]}"
+    try:
+        return date.fromisoformat(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
 
 
 def _claude_dirs(args: argparse.Namespace) -> list[str] | None:
@@ -174,6 +193,31 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    from spendtui.core.report import build_report
+
+    try:
+        sessions = discover(_claude_dirs(args))
+    except NoClaudeDataError as e:
+        _err(str(e))
+        return EXIT_NOT_FOUND
+    rep = build_report(sessions, _prices(), by=args.by, since=args.since, until=args.until,
+                       tz=timezone.utc if args.utc else None)
+    if args.json:
+        json.dump(rep, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    from rich.console import Console
+
+    from spendtui.views.report import report_table
+
+    console = Console()
+    console.print(report_table(rep, width=console.width))
+    return EXIT_OK
+
+
 def cmd_pricing(args: argparse.Namespace) -> int:
     from spendtui.core import pricing
 
@@ -257,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_sessions(args)
         if args.command == "summary":
             return cmd_summary(args)
+        if args.command == "report":
+            return cmd_report(args)
         if args.command == "watch":
             return cmd_watch(args)
         if args.command == "pricing":

@@ -261,3 +261,27 @@ def price_table(rows: list[dict[str, Any]], width: int = 120) -> Table:
         t.add_row(model, *[str(r.get(k, "")) for k, _ in cols[1:]])
     t.caption = "* from announcements not yet on the official price page"
     return t
+
+
+def report_table(rep: dict[str, Any], width: int = 120) -> Table:
+    by = rep["by"]
+    title = f"Spend by {by}"
+    if rep.get("since") or rep.get("until"):
+        title += f" ({rep.get('since') or '…'} – {rep.get('until') or '…'})"
+    t = Table(box=box.SIMPLE_HEAVY, title=title, title_justify="left", show_footer=True)
+    tot = rep["totals"]
+    t.add_column(by, no_wrap=True, overflow="ellipsis", max_width=max(16, width - 70), footer="total")
+    t.add_column("calls", justify="right", footer=f"{tot['api_calls']:,}")
+    t.add_column("input", justify="right", footer=tokens(tot["tokens"]["input"]))
+    t.add_column("cache write", justify="right",
+                 footer=tokens(tot["tokens"]["cache_write_5m"] + tot["tokens"]["cache_write_1h"]))
+    t.add_column("cache read", justify="right", footer=tokens(tot["tokens"]["cache_read"]))
+    t.add_column("output", justify="right", footer=tokens(tot["tokens"]["output"]))
+    t.add_column("cost", justify="right", style="bold", no_wrap=True, footer=money(tot["cost_usd"]))
+    for r in rep["rows"]:
+        tk = r["tokens"]
+        key = short_path(r["key"]) if by == "project" else r["key"]
+        cost = money(r["cost_usd"]) + ("+?" if r["unpriced_calls"] else "")
+        t.add_row(key, f"{r['api_calls']:,}", tokens(tk["input"]), tokens(tk["cache_write_5m"] + tk["cache_write_1h"]),
+                  tokens(tk["cache_read"]), tokens(tk["output"]), cost)
+    return t

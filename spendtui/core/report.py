@@ -1,0 +1,167 @@
+"""Spend over the whole history, bucketed by day, week, month, project, model or session.
+
+Aggregation happens per call inside `load_all` (each call counted once, in the
+session that owns it), per project in worker processes like `batch`, and only
+the bucket totals travel back. Days are calendar days in the user's local time
+zone unless told otherwise, as ccusage does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from spendtui.core.batch import PARALLEL_MIN_BYTES, _Plain, _plain, _unplain
+from spendtui.core.loader import load_all
+from spendtui.core.model import TOKEN_KINDS, ApiCall, SessionModel
+from spendtui.core.summary import usd
+
+GROUPINGS = ("day", "week", "month", "project", "model", "session")
+
+
+@dataclass(slots=True)
+class Bucket:
+    key: str
+    calls: int = 0
+    cost_pico: int = 0
+    tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_KINDS, 0))
+    models: set[str] = field(default_factory=set)
+    sessions: set[str] = field(default_factory=set)
+    unpriced_calls: int = 0
+
+    def add(self, call: ApiCall, session_id: str) -> None:
+        self.calls += 1
+        cost = call.cost
+        if cost is not None and cost.priced:
+            self.cost_pico += cost.total_pico
+        else:
+            self.unpriced_calls += 1
+        u = call.usage
+        t = self.tokens
+        t["input"] += u.input_tokens
+        t["output"] += u.output_tokens
+        t["cache_write_5m"] += u.ephemeral_5m_input_tokens
+        t["cache_write_1h"] += u.ephemeral_1h_input_tokens
+        t["cache_read"] += u.cache_read_input_tokens
+        self.models.add(call.model)
+        self.sessions.add(session_id)
+
+    def merge(self, other: Bucket) -> None:
+        self.calls += other.calls
+        self.cost_pico += other.cost_pico
+        self.unpriced_calls += other.unpriced_calls
+        for k, v in other.tokens.items():
+            self.tokens[k] += v
+        self.models |= other.models
+        self.sessions |= other.sessions
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "api_calls": self.calls,
+            "sessions": len(self.sessions),
+            "tokens": dict(self.tokens),
+            "total_tokens": sum(self.tokens.values()),
+            "cost_usd": usd(self.cost_pico),
+            "unpriced_calls": self.unpriced_calls,
+            "models": sorted(self.models),
+        }
+
+
+def bucket_key(by: str, call: ApiCall, model: SessionModel, tz: tzinfo | None) -> str | None:
+    if by == "model":
+        return call.model
+    if by == "session":
+        return model.session_id
+    if by == "project":
+        return model.project or "(unknown)"
+    if call.timestamp is None:
+        return None
+    local = call.timestamp.astimezone(tz)
+    d = local.date()
+    if by == "day":
+        return d.isoformat()
+    if by == "week":  # ISO weeks start on Monday
+        return (d - timedelta(days=d.weekday())).isoformat()
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def _aggregate(sessions: Sequence[Any], by: str, pricer: Any, since: date | None, until: date | None,
+               tz: tzinfo | None) -> dict[str, Bucket]:
+    buckets: dict[str, Bucket] = {}
+
+    def take(model: SessionModel) -> None:
+        for call in model.calls.values():
+            if call.billed_elsewhere:
+                continue
+            if since or until:
+                if call.timestamp is None:
+                    continue
+                d = call.timestamp.astimezone(tz).date()
+                if (since and d < since) or (until and d > until):
+                    continue
+            key = bucket_key(by, call, model, tz)
+            if key is None:
+                key = "(no timestamp)"
+            b = buckets.get(key)
+            if b is None:
+                b = buckets[key] = Bucket(key)
+            b.add(call, model.session_id)
+
+    load_all(sessions, pricer, on_session=take)
+    return buckets
+
+
+def _worker(plain: list[_Plain], by: str, since: date | None, until: date | None,
+            tz: tzinfo | None) -> dict[str, Bucket]:
+    from spendtui.core.pricing import PriceTable
+
+    return _aggregate([_unplain(p) for p in plain], by, PriceTable.default().cost, since, until, tz)
+
+
+def build_report(sessions: Sequence[Any], prices: Any, by: str = "day", since: date | None = None,
+                 until: date | None = None, tz: tzinfo | None = None,
+                 workers: int | None = None) -> dict[str, Any]:
+    """The report as a dict: rows sorted by key (dates ascending), and totals."""
+    if by not in GROUPINGS:
+        raise ValueError(f"--by must be one of {', '.join(GROUPINGS)}")
+    pricer = prices.cost if prices is not None else None
+    by_project: dict[Path, list[Any]] = defaultdict(list)
+    for s in sessions:
+        by_project[s.project_dir].append(s)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    total_bytes = sum(s.size() for s in sessions)
+    if workers <= 1 or len(by_project) < 2 or total_bytes < PARALLEL_MIN_BYTES:
+        buckets = _aggregate(sessions, by, pricer, since, until, tz)
+    else:
+        buckets = {}
+        groups = sorted(by_project.values(), key=lambda g: -sum(s.size() for s in g))
+        with ProcessPoolExecutor(max_workers=min(workers, len(groups))) as pool:
+            futures = [pool.submit(_worker, [_plain(s) for s in g], by, since, until, tz) for g in groups]
+            for f in futures:
+                for k, b in f.result().items():
+                    if k in buckets:
+                        buckets[k].merge(b)
+                    else:
+                        buckets[k] = b
+    if by in ("project", "model", "session"):
+        order = sorted(buckets.values(), key=lambda b: -b.cost_pico)
+    else:
+        order = sorted(buckets.values(), key=lambda b: b.key)
+    total = Bucket("total")
+    for b in order:
+        total.merge(b)
+    return {
+        "by": by,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "timezone": str(tz) if tz else datetime.now().astimezone().tzname(),
+        "rows": [b.to_json() for b in order],
+        "totals": total.to_json(),
+    }
