@@ -1,0 +1,33 @@
+"""The Textual app (`spendtui` with no subcommand).
+
+``run_app`` is the one entry point the CLI needs; ``SpendApp`` is exposed for
+tests and the screenshot script, which drive it with ``run_test()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from spendtui.core.paths import SessionFiles
+from spendtui.views.app.app import SpendApp, save_summary, summaries_dir
+
+
+def run_app(
+    files: SessionFiles | None,
+    claude_dirs: Sequence[str | Path] | None = None,
+    prices: Any = None,
+    force_polling: bool | None = None,
+    clock: Callable[[], float] | None = None,
+) -> dict[str, Any] | None:
+    """Run the dashboard on ``files`` (None: the no-session screen, which keeps looking).
+
+    Returns the final summary dict (``spendtui summary --json``'s shape) after
+    ``q``/Ctrl+C, already saved under ``summaries_dir()``; None if no session was shown.
+    """
+    app = SpendApp(files, claude_dirs=claude_dirs, prices=prices, force_polling=force_polling, clock=clock)
+    return app.run()
+
+
+__all__ = ["SpendApp", "run_app", "save_summary", "summaries_dir"]

@@ -1,0 +1,286 @@
+"""``SpendApp``: follows one session in a thread and paints what it costs.
+
+Data flow (see ../shared/reference/textual-practices.md, section b):
+
+* a ``@work(thread=True)`` worker loads the session, then blocks in
+  ``watch_loop``; after each poll it folds the events into a ``LiveStats`` and
+  posts one ``LiveUpdate`` carrying an immutable snapshot plus any toasts;
+* the UI keeps only the newest snapshot and a dirty flag, and repaints from a
+  0.1 s interval, so a burst of appends costs at most ten repaints a second;
+* the model is only ever touched under ``self.model_lock`` (the worker's polls,
+  and the exit summary), never by widgets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, cast
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from spendtui.core.config import data_dir
+from spendtui.core.follow import Event, SessionFollower, watch_loop
+from spendtui.core.live import LiveSnapshot, LiveStats, Notice
+from spendtui.core.paths import SessionFiles
+from spendtui.core.summary import session_summary
+from spendtui.views.app import format as fmt
+from spendtui.views.app.messages import CacheExpired, LiveUpdate
+from spendtui.views.app.screens import DashboardScreen, HelpScreen, NoSessionScreen, SessionSwitcher
+
+REDRAW_SECONDS = 0.1
+FOLLOWER_GROUP = "follower"
+LOCK_TIMEOUT = 30.0
+
+
+def summaries_dir() -> Path:
+    """``<user data dir>/summaries`` (``SPENDTUI_DATA_DIR`` moves the data dir)."""
+    return data_dir() / "summaries"
+
+
+def save_summary(summary: dict[str, Any], directory: Path | None = None) -> Path:
+    """Write ``<session_id>.json`` atomically, so a crash never leaves half a file."""
+    directory = directory or summaries_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{summary['session_id']}.json"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+class _LockedFollower:
+    """What ``watch_loop`` sees: the follower, with every poll holding the model lock."""
+
+    def __init__(self, follower: SessionFollower, lock: threading.Lock) -> None:
+        self._follower = follower
+        self._lock = lock
+
+    def poll(self) -> list[Event]:
+        with self._lock:
+            return self._follower.poll()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._follower, name)
+
+
+class SpendApp(App[dict[str, Any] | None]):
+    """The live dashboard. ``run()`` returns the final session summary (or None)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "spendtui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit and print the session summary"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit-ctrl-c"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("s", "switch_session", "Sessions", id="switch-session"),
+        Binding("t", "toggle_theme", "Theme", id="toggle-theme"),
+    ]
+
+    def __init__(
+        self,
+        files: SessionFiles | None,
+        claude_dirs: Sequence[str | Path] | None = None,
+        prices: Any = None,
+        force_polling: bool | None = None,
+        clock: Callable[[], float] | None = None,
+        watch: bool = True,
+        poll_for_sessions: bool = True,
+    ) -> None:
+        super().__init__()
+        self.files = files
+        self.claude_dirs = list(claude_dirs) if claude_dirs else None
+        self.prices = prices
+        self.force_polling = force_polling
+        self.clock: Callable[[], float] = clock or time.time
+        self.watch = watch
+        """False: load once and never tail (screenshots)."""
+        self.poll_for_sessions = poll_for_sessions
+        self.model_lock = threading.Lock()
+        self.follower: SessionFollower | None = None
+        self.snapshot: LiveSnapshot | None = None
+        self.generation = 0
+        self.summary: dict[str, Any] | None = None
+        self.summary_path: Path | None = None
+        self.updates = 0
+        """How many snapshots were painted (tests wait on it)."""
+        self._dirty = False
+        self._quitting = False
+
+    # ----------------------------------------------------------- screens
+    def get_default_screen(self) -> Screen[Any]:
+        return DashboardScreen(self.clock)
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        return cast(DashboardScreen, self.screen_stack[0])
+
+    def on_mount(self) -> None:
+        self.set_interval(REDRAW_SECONDS, self._flush, name="redraw")
+        if self.files is None:
+            self._show_no_session()
+        else:
+            self.follow(self.files)
+
+    def _show_no_session(self) -> None:
+        self.sub_title = "no session"
+        self.push_screen(NoSessionScreen(self.claude_dirs, poll=self.poll_for_sessions), callback=self._chosen)
+
+    def _chosen(self, files: SessionFiles | None) -> None:
+        if files is not None:
+            self.follow(files)
+
+    # ----------------------------------------------------------- following
+    def follow(self, files: SessionFiles) -> None:
+        """(Re)start the follower on ``files``; updates of the previous one are dropped."""
+        self.generation += 1
+        self.files = files
+        self.snapshot = None
+        self.sub_title = f"{files.session_id[:8]} · loading…"
+        self._follow(files, self.generation)
+
+    @work(thread=True, exclusive=True, group=FOLLOWER_GROUP, exit_on_error=False,
+          name="follower", description="Following the session transcript")
+    def _follow(self, files: SessionFiles, generation: int) -> None:
+        worker = get_current_worker()
+        pricer = self.prices.cost if self.prices is not None else None
+        follower = SessionFollower(files, pricer, follow_clear=True)
+        stats = LiveStats(self.prices)
+        follower.load()  # nobody else sees this follower yet: no lock while reading the history
+        stats.rebuild(follower.model)
+        snap = stats.snapshot(follower.previous)
+        if worker.is_cancelled:
+            return
+        with self.model_lock:
+            self.follower = follower
+        self.post_message(LiveUpdate(generation, snap, initial=True))
+        if not self.watch:
+            return
+
+        def on_events(events: list[Event]) -> None:
+            with self.model_lock:
+                notices = stats.apply(follower.model, events)
+                snap = stats.snapshot(follower.previous)
+            if not worker.is_cancelled:
+                self.post_message(LiveUpdate(generation, snap, notices))
+
+        locked = cast(SessionFollower, _LockedFollower(follower, self.model_lock))
+        watch_loop(locked, on_events, worker.cancelled_event, force_polling=self.force_polling)
+
+    def on_live_update(self, message: LiveUpdate) -> None:
+        if message.generation != self.generation:
+            return
+        self.snapshot = message.snapshot
+        self._dirty = True
+        for n in message.notices:
+            self._toast(n)
+        if message.initial:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Paint the newest snapshot if it changed; called from a 0.1 s interval."""
+        if not self._dirty or self.snapshot is None:
+            return
+        self._dirty = False
+        snap = self.snapshot
+        title = f" · {snap.title}" if snap.title else ""
+        self.sub_title = f"{snap.session_id[:8]} · {snap.project or '?'}{title}"
+        with self.batch_update():
+            self.dashboard.show(snap)
+        self.updates += 1
+
+    def _toast(self, n: Notice) -> None:
+        severity = n.severity if n.severity in ("information", "warning", "error") else "information"
+        self.notify(n.message, title=n.title, severity=severity,  # type: ignore[arg-type]
+                    timeout=6)
+
+    @on(CacheExpired)
+    def _cache_expired(self, message: CacheExpired) -> None:
+        info = message.info
+        extra = f" (+{fmt.usd(info.penalty_pico)})" if info.penalty_pico is not None else ""
+        self.notify(f"The next call rewrites {fmt.tokens(info.prompt_tokens)} tokens: "
+                    f"{fmt.usd(info.cold_pico)} instead of {fmt.usd(info.warm_pico)}{extra}",
+                    title=f"Prompt cache expired ({fmt.ttl_label(info.ttl)} TTL)", severity="warning", timeout=8)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        w = event.worker
+        if w.group == FOLLOWER_GROUP and event.state == WorkerState.ERROR:
+            self.notify(f"{type(w.error).__name__}: {w.error}", title="Stopped following the session",
+                        severity="error", timeout=20)
+
+    # ----------------------------------------------------------- summary / quit
+    def final_summary(self) -> dict[str, Any] | None:
+        """The same dict as ``spendtui summary --json`` for the session on screen."""
+        follower = self.follower
+        if follower is None:
+            return None
+        # a poll holds the lock for as long as the appended bytes take; a reset re-reads
+        # the whole transcript, so do not wait forever on a huge one
+        if not self.model_lock.acquire(timeout=LOCK_TIMEOUT):
+            return None
+        try:
+            return session_summary(follower.model, self.prices, now=self.clock(), mtime=follower.files.mtime())
+        finally:
+            self.model_lock.release()
+
+    def action_save_summary(self) -> None:
+        summary = self.final_summary()
+        if summary is None:
+            self.notify("No session yet", severity="warning")
+            return
+        path = save_summary(summary)
+        self.notify(str(path), title="Summary saved")
+
+    async def action_quit(self) -> None:
+        if self._quitting:
+            return
+        self._quitting = True
+        self.workers.cancel_group(self, FOLLOWER_GROUP)
+        summary = self.final_summary()
+        if summary is not None:
+            try:
+                self.summary_path = save_summary(summary)
+            except OSError as e:  # a read-only data dir must not eat the summary
+                self.summary_path = None
+                summary = {**summary, "save_error": str(e)}
+        self.summary = summary
+        self.exit(summary)
+
+    # ----------------------------------------------------------- other actions
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_switch_session(self) -> None:
+        if isinstance(self.screen, SessionSwitcher):
+            return
+        current = self.files.session_id if self.files else None
+        self.push_screen(SessionSwitcher(self.claude_dirs, current, self.clock), callback=self._switched)
+
+    def _switched(self, files: SessionFiles | None) -> None:
+        if files is None:
+            return
+        if isinstance(self.screen, NoSessionScreen):
+            self.screen.dismiss(files)  # its callback starts following
+            return
+        self.follow(files)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Switch session", "Follow another Claude Code session", self.action_switch_session)
+        yield SystemCommand("Toggle light/dark", "Switch between the light and dark theme",
+                            self.action_toggle_theme)
+        yield SystemCommand("Help", "What each panel means, and the keys", self.action_help)
+        yield SystemCommand("Save summary now", "Write the session summary JSON to the data dir",
+                            self.action_save_summary)

@@ -1,0 +1,50 @@
+"""The main screen: headline numbers, context gauge, cache, sparklines, calls, sub-agents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from spendtui.core.live import LiveSnapshot
+from spendtui.views.app.widgets import (
+    AgentsPanel,
+    CachePanel,
+    CallsTable,
+    ContextGaugeView,
+    HeaderStats,
+    Sparks,
+)
+
+
+class DashboardScreen(Screen[None]):
+    """Pure view: ``show`` paints one snapshot; the app decides when (coalesced)."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__(id="dashboard")
+        self.clock = clock
+        self.snapshot: LiveSnapshot | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="$")
+        yield HeaderStats(self.clock, id="stats")
+        with Horizontal(id="middle"):
+            yield ContextGaugeView(id="gauge")
+            yield CachePanel(self.clock, id="cache")
+        yield Sparks(id="sparks")
+        with Horizontal(id="bottom"):
+            yield CallsTable(id="calls")
+            yield AgentsPanel(id="agents")
+        yield Footer()
+
+    def show(self, snap: LiveSnapshot) -> None:
+        self.snapshot = snap
+        self.query_one(HeaderStats).show(snap)
+        self.query_one(ContextGaugeView).show(snap.gauge)
+        self.query_one(CachePanel).show(snap.cache, snap.cache_hit_last, snap.cache_hit_session)
+        self.query_one(Sparks).show(snap.context_series, snap.cost_series)
+        self.query_one(CallsTable).show(snap.rows)
+        self.query_one(AgentsPanel).show(snap.agents, snap.subagent_cost_pico)

@@ -1,0 +1,86 @@
+"""The row of headline numbers: session cost, last call, burn rate, calls, model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from spendtui.core.live import LiveSnapshot
+from spendtui.views.app import format as fmt
+
+
+class Stat(Static):
+    """One headline number under a bordered label."""
+
+    DEFAULT_CSS = """
+    Stat {
+        width: 1fr;
+        height: 4;
+        border: round $primary 60%;
+        border-title-color: $text-muted;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, label: str, *, id: str | None = None) -> None:
+        super().__init__("-", id=id)
+        self.border_title = label
+        self.value = "-"
+        self.note = ""
+
+    def show(self, value: str, note: str = "", style: str = "bold") -> None:
+        if (value, note) == (self.value, self.note):
+            return
+        self.value, self.note = value, note
+        text = Text(value, style=style)
+        if note:
+            text.append("\n" + note, style="dim")
+        self.update(text)
+
+
+class HeaderStats(Horizontal):
+    """Headline numbers; ``show`` is called at most ~10 times a second by the app."""
+
+    DEFAULT_CSS = """
+    HeaderStats { height: 4; }
+    """
+
+    def __init__(self, clock: Callable[[], float], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield Stat("Session cost", id="stat-cost")
+        yield Stat("Last call", id="stat-last")
+        yield Stat("Burn rate (active)", id="stat-burn")
+        yield Stat("API calls", id="stat-calls")
+        yield Stat("Model", id="stat-model")
+
+    def show(self, snap: LiveSnapshot) -> None:
+        cost = fmt.usd(snap.cost_pico)
+        if not snap.cost_complete:
+            cost += " +?"
+        sub = fmt.usd(snap.subagent_cost_pico)
+        self.query_one("#stat-cost", Stat).show(
+            cost, f"sub-agents {sub}" if snap.subagent_cost_pico else "main chain only",
+            "bold green" if snap.cost_complete else "bold yellow")
+        last = snap.last_call
+        if last is None:
+            self.query_one("#stat-last", Stat).show("-", "no calls yet")
+        else:
+            when = fmt.ago(max(0.0, self.clock() - last.timestamp.timestamp())) if last.timestamp else ""
+            self.query_one("#stat-last", Stat).show(fmt.usd(last.cost_pico), f"{fmt.short_model(last.model)} {when}")
+        active_min = snap.active_seconds / 60
+        self.query_one("#stat-burn", Stat).show(fmt.rate(snap.burn_usd_per_hour), f"over {active_min:.0f} active min")
+        self.query_one("#stat-calls", Stat).show(
+            str(snap.calls), f"{snap.main_calls} main · {snap.calls - snap.main_calls} sub-agent · {snap.turns} turns")
+        model = fmt.short_model(snap.current_model)
+        unpriced = ", ".join(snap.unpriced_models)
+        self.query_one("#stat-model", Stat).show(
+            model, f"not priced: {unpriced}" if unpriced else
+            f"{snap.model_switches} switches · {snap.compactions} compactions",
+            "bold" if not unpriced else "bold yellow")
