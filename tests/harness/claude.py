@@ -44,6 +44,18 @@ def prepare_config(config_dir: str | Path, project_cwds: Iterable[str | Path] = 
                    api_key: str = API_KEY) -> Path:
     """Write/merge ``<config_dir>/.claude.json`` so interactive first-run screens are skipped.
 
+    What 2.1.197 needs (found by removing one key at a time):
+
+    * ``hasCompletedOnboarding`` – else the onboarding flow starts with a connectivity check to
+      api.anthropic.com (ignores ``ANTHROPIC_BASE_URL``) and exits "Unable to connect";
+    * ``customApiKeyResponses.approved`` holding the key's last 20 characters – else "Detected a
+      custom API key in your environment. Do you want to use this API key?" (default: No);
+    * ``projects[<cwd>].hasTrustDialogAccepted`` – else the "Accessing workspace … trust this
+      folder?" dialog;
+    * ``bypassPermissionsModeAccepted`` – else the "Bypass Permissions mode" warning for
+      ``--dangerously-skip-permissions`` (``IS_SANDBOX=1`` does not skip it);
+    * ``theme`` is *not* required (no theme picker once onboarding is complete).
+
     Returns the path of the file. Idempotent; keeps whatever Claude Code already wrote there.
     """
     config_dir = Path(config_dir)

@@ -428,8 +428,6 @@ def decide(body: dict) -> Decision:
         return _side_decision(body, system)
 
     is_compact = any(COMPACT_RE.search(t) for t in last_texts) or bool(COMPACT_RE.search(system))
-    if is_compact:
-        messages = messages[:-1]  # the summarise instruction itself
 
     # find the last user message with a plan/agent marker
     marker = None
