@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from spendtui import __version__
+from spendtui.cli_export import add_budget_args, add_export_parser, budget_events, cmd_export
 from spendtui.core.paths import (
     NoClaudeDataError,
     SessionFiles,
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--poll", action="store_true", help="poll instead of native file events (network mounts, WSL)")
     w.add_argument("--no-history", action="store_true", help="skip calls already in the file at start")
     w.add_argument("--no-follow-clear", action="store_true", help="stay on this session after /clear")
+    add_budget_args(w)
 
     pr = sub.add_parser("pricing", parents=[common], help="show or update the price table")
     pr.add_argument("--json", action="store_true")
@@ -86,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="import LiteLLM's model_prices_and_context_window.json (network only here)")
     pr.add_argument("--from", dest="source", metavar="FILE_OR_URL",
                     help="LiteLLM JSON to import (default: LiteLLM's GitHub raw URL)")
+    add_export_parser(sub, common)
     return p
 
 
@@ -279,6 +282,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
             obj = event_json(ev)
             if obj is not None:
                 out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        for obj in budget_events(follower.model, args):
+            out.write(json.dumps(obj, separators=(",", ":")) + "\n")
         out.flush()
 
     history = follower.load()
@@ -307,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_watch(args)
         if args.command == "pricing":
             return cmd_pricing(args)
+        if args.command == "export":
+            return cmd_export(args)
         if args.command is None:
             return cmd_summary(argparse.Namespace(**{**vars(args), "json": False, "top": 5}))
     except BrokenPipeError:

@@ -13,9 +13,10 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spendtui.core.model import SessionModel
+if TYPE_CHECKING:
+    from spendtui.core.model import SessionModel
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND = 0, 1, 2, 3
 
