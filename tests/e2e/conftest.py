@@ -17,6 +17,18 @@ import pytest
 from tests.e2e.scenarios import NEEDS_TMUX, ScenarioResult, run_scenario
 from tests.harness.tools import require_clients
 
+_SKIPPED: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Make skipped real-client scenarios impossible to miss in the output."""
+    if _SKIPPED:
+        tr = terminalreporter
+        tr.section("REAL-CLIENT E2E SCENARIOS SKIPPED", sep="!", red=True, bold=True)
+        for line in sorted(set(_SKIPPED)):
+            tr.line(line, red=True)
+        tr.line("install the pinned clients with: bash scripts/install_e2e.sh", red=True)
+
 
 @pytest.fixture(scope="session")
 def e2e_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -28,7 +40,11 @@ def e2e_scenario(e2e_base: Path) -> Callable[[str], ScenarioResult]:
     cache: dict[str, ScenarioResult | BaseException] = {}
 
     def get(name: str) -> ScenarioResult:
-        require_clients("claude", *(("tmux",) if name in NEEDS_TMUX else ()))
+        try:
+            require_clients("claude", *(("tmux",) if name in NEEDS_TMUX else ()))
+        except pytest.skip.Exception as exc:
+            _SKIPPED.append(f"{name}: {str(exc).strip().splitlines()[1]}")
+            raise
         if name not in cache:
             try:
                 cache[name] = run_scenario(name, e2e_base)
