@@ -24,6 +24,7 @@ from typing import Any, ClassVar, cast
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -75,7 +76,16 @@ class _LockedFollower:
 class SpendApp(App[dict[str, Any] | None]):
     """The live dashboard. ``run()`` returns the final session summary (or None)."""
 
-    CSS_PATH = "app.tcss"
+    # Layout only; widgets carry their own look in DEFAULT_CSS. Inline rather than a .tcss
+    # file so a wheel built without extra package-data still has it.
+    CSS = """
+    #middle { height: 5; }
+    #gauge { width: 3fr; }
+    #cache { width: 2fr; }
+    #bottom { height: 1fr; }
+    #calls { width: 3fr; }
+    #agents { width: 1fr; min-width: 36; }
+    """
     TITLE = "spendtui"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit and print the session summary"),
@@ -189,12 +199,15 @@ class SpendApp(App[dict[str, Any] | None]):
         """Paint the newest snapshot if it changed; called from a 0.1 s interval."""
         if not self._dirty or self.snapshot is None:
             return
-        self._dirty = False
         snap = self.snapshot
+        try:
+            with self.batch_update():
+                self.dashboard.show(snap)
+        except NoMatches:
+            return  # the dashboard is still composing its panels: try again next tick
+        self._dirty = False
         title = f" · {snap.title}" if snap.title else ""
         self.sub_title = f"{snap.session_id[:8]} · {snap.project or '?'}{title}"
-        with self.batch_update():
-            self.dashboard.show(snap)
         self.updates += 1
 
     def _toast(self, n: Notice) -> None:
