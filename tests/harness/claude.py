@@ -312,3 +312,5 @@ class InteractiveSession:
             self.quit()
         finally:
             self._tmux("kill-server", check=False)
+            sock = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / self.socket
+            sock.unlink(missing_ok=True)
