@@ -117,8 +117,13 @@ def main() -> None:
         proj = args.root / "projects" / f"-work-app{s % 5}"
         proj.mkdir(parents=True, exist_ok=True)
         sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        total_calls += write_session(proj / f"{sid}.jsonl", sid, f"/work/app{s % 5}",
-                                     start + timedelta(hours=3 * s), turns, result_bytes, rng)
+        path = proj / f"{sid}.jsonl"
+        total_calls += write_session(path, sid, f"/work/app{s % 5}", start + timedelta(hours=3 * s), turns,
+                                     result_bytes, rng)
+        # like a real history: a file was last written when its last record was
+        last = json.loads(path.read_bytes().rsplit(b"\n", 2)[-2])["timestamp"]
+        t = datetime.fromisoformat(last.replace("Z", "+00:00")).timestamp()
+        os.utime(path, (t, t))
     size = sum(p.stat().st_size for p in args.root.rglob("*.jsonl"))
     print(json.dumps({"root": str(args.root), "bytes": size, "sessions": args.sessions, "calls": total_calls}))
     os.sync()

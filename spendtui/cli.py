@@ -40,6 +40,12 @@ def _common(p: argparse.ArgumentParser, sub: bool = False) -> None:
         help="Claude config dir or its projects/ dir (repeatable, or comma-separated); "
         "default: $CLAUDE_CONFIG_DIR, else ~/.claude and ~/.config/claude",
     )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        default=argparse.SUPPRESS if sub else False,
+        help="parse every transcript again instead of reading on from the result cache",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +120,14 @@ def _prices() -> Any:
     return PriceTable.default()
 
 
+def _cache(args: argparse.Namespace, prices: Any) -> Any:
+    if getattr(args, "no_cache", False):
+        return None
+    from spendtui.core.cache import SessionCache
+
+    return SessionCache(prices=prices)
+
+
 def _pricer(prices: Any) -> Any:
     return prices.cost if prices is not None else None
 
@@ -154,7 +168,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         return EXIT_NOT_FOUND
     prices = _prices()
     siblings = [s for s in sessions if s.project_dir == files.project_dir]
-    model = load_with_dedup(files, _pricer(prices), siblings=siblings or None)
+    model = load_with_dedup(files, _pricer(prices), siblings=siblings or None, cache=_cache(args, prices))
     summary = session_summary(model, prices, top_calls=args.top, mtime=files.mtime())
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
@@ -177,7 +191,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         sessions = sessions_for_project(sessions, project)
     from spendtui.core.batch import session_rows
 
-    rows = session_rows(sessions, _prices())
+    prices = _prices()
+    rows = session_rows(sessions, prices, cache=_cache(args, prices))
     if args.limit > 0:
         rows = rows[: args.limit]
     if args.json:
@@ -206,8 +221,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     except NoClaudeDataError as e:
         _err(str(e))
         return EXIT_NOT_FOUND
-    rep = build_report(sessions, _prices(), by=args.by, since=args.since, until=args.until,
-                       tz=timezone.utc if args.utc else None)
+    prices = _prices()
+    rep = build_report(sessions, prices, by=args.by, since=args.since, until=args.until,
+                       tz=timezone.utc if args.utc else None, cache=_cache(args, prices))
     if args.json:
         json.dump(rep, sys.stdout, indent=2)
         sys.stdout.write("\n")

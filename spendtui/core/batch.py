@@ -18,7 +18,7 @@ from typing import Any
 
 from spendtui.core.loader import load_all
 from spendtui.core.paths import AgentFile, SessionFiles
-from spendtui.core.summary import session_summary
+from spendtui.core.summary import ACTIVE_SECONDS, session_summary
 
 ROW_KEYS = (
     "session_id", "project", "transcript", "title", "started", "ended", "active",
@@ -43,7 +43,53 @@ def _unplain(p: _Plain) -> SessionFiles:
                         [AgentFile(a, Path(path), meta) for a, path, meta in agents])
 
 
-def _rows_for(sessions: Sequence[SessionFiles], prices: Any, now: float) -> list[dict[str, Any]]:
+def _order_key(doc: dict[str, Any], sid: str) -> tuple[float, int, str]:
+    ts, forked = doc["order"]
+    return (ts if ts is not None else float("inf"), 1 if forked else 0, sid)
+
+
+def _rows_cached(sessions: Sequence[SessionFiles], prices: Any, now: float, cache: Any) -> list[dict[str, Any]]:
+    """Rows from the cache's light records; a session sharing calls with an earlier
+    one (a fork) is rebuilt from its model so the copies are not counted twice."""
+    from spendtui.core.cache import key_hash
+
+    pricer = prices.cost if prices is not None else None
+    docs = []
+    for s in sessions:
+        doc = cache.light(s, pricer)
+        docs.append((_order_key(doc, s.session_id), s, doc["calls"]["h"], doc["summary"]))
+    docs.sort(key=lambda d: d[0])
+    owner: dict[int, str] = {}
+    rows: list[dict[str, Any]] = []
+    for _key, s, hashes, summ in docs:
+        sid = s.session_id
+        mtime = s.mtime()
+        if any(owner.get(h, sid) != sid for h in hashes):
+            model = cache.load(s, pricer)
+            model.mark_billed_elsewhere(lambda k, sid=sid: owner.get(key_hash(k), sid) != sid)
+            summ = session_summary(model, prices, now=now, mtime=mtime, top_calls=0)
+        else:
+            ended = summ.get("ended")
+            last = max(mtime, _epoch(ended)) if ended else mtime
+            summ = {**summ, "active": now - last < ACTIVE_SECONDS}
+        for h in hashes:
+            owner.setdefault(h, sid)
+        r = {k: summ[k] for k in ROW_KEYS}
+        r["last_activity"] = summ["ended"]
+        r["_mtime"] = mtime
+        rows.append(r)
+    return rows
+
+
+def _epoch(iso_ts: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso_ts.replace("Z", "+00:00")).timestamp()
+
+
+def _rows_for(sessions: Sequence[SessionFiles], prices: Any, now: float, cache: Any = None) -> list[dict[str, Any]]:
+    if cache is not None:
+        return _rows_cached(sessions, prices, now, cache)
     mtimes = {s.session_id: s.mtime() for s in sessions}
     rows: list[dict[str, Any]] = []
 
@@ -58,30 +104,45 @@ def _rows_for(sessions: Sequence[SessionFiles], prices: Any, now: float) -> list
     return rows
 
 
-def _worker(plain: list[_Plain], now: float) -> list[dict[str, Any]]:
+def _worker(plain: list[_Plain], now: float, cache_root: str | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Rows of one project group, and the cache index entries it refreshed."""
     from spendtui.core.pricing import PriceTable
 
-    return _rows_for([_unplain(p) for p in plain], PriceTable.default(), now)
+    prices = PriceTable.default()
+    cache = None
+    if cache_root is not None:
+        from spendtui.core.cache import SessionCache
+
+        cache = SessionCache(Path(cache_root), prices)
+        cache._index = {}
+    rows = _rows_for([_unplain(p) for p in plain], prices, now, cache)
+    return rows, (cache._index or {}) if cache is not None else {}
 
 
 def session_rows(sessions: Sequence[SessionFiles], prices: Any, workers: int | None = None,
-                 now: float | None = None) -> list[dict[str, Any]]:
+                 now: float | None = None, cache: Any = None) -> list[dict[str, Any]]:
     """One summary row per session, newest write first; shared calls counted once."""
     now = time.time() if now is None else now
     by_project: dict[Path, list[SessionFiles]] = defaultdict(list)
     for s in sessions:
         by_project[s.project_dir].append(s)
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    total = sum(s.size() for s in sessions)
+    total = cache.stale_bytes(sessions) if cache is not None else sum(s.size() for s in sessions)
     if workers <= 1 or len(by_project) < 2 or total < PARALLEL_MIN_BYTES:
-        rows = _rows_for(sessions, prices, now)
+        rows = _rows_for(sessions, prices, now, cache)
     else:
         groups = sorted(by_project.values(), key=lambda g: -sum(s.size() for s in g))
         rows = []
         with ProcessPoolExecutor(max_workers=min(workers, len(groups))) as pool:
-            futures = [pool.submit(_worker, [_plain(s) for s in g], now) for g in groups]
+            root = str(cache.root.parent) if cache is not None else None
+            futures = [pool.submit(_worker, [_plain(s) for s in g], now, root) for g in groups]
             for f in futures:
-                rows.extend(f.result())
+                part, entries = f.result()
+                rows.extend(part)
+                if cache is not None:
+                    cache.index().update(entries)
+    if cache is not None:
+        cache.save_index()
     rows.sort(key=lambda r: r["_mtime"], reverse=True)
     for r in rows:
         del r["_mtime"]

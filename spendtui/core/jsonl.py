@@ -24,12 +24,20 @@ try:  # orjson parses transcripts ~3x faster; the stdlib is the fallback
     _loads = _orjson.loads
     _JSONError: tuple[type[Exception], ...] = (_orjson.JSONDecodeError, UnicodeDecodeError)
 except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None  # type: ignore[assignment]
     _loads = json.loads
     _JSONError = (json.JSONDecodeError, UnicodeDecodeError)
 
 
 def loads(raw: bytes) -> Any:
     return _loads(raw)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON bytes (orjson when present)."""
+    if _orjson is not None:
+        return _orjson.dumps(obj)
+    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:

@@ -247,6 +247,7 @@ def load_with_dedup(
     siblings: Sequence[SessionFiles] | None = None,
     readers: SessionReaders | None = None,
     model: SessionModel | None = None,
+    cache: Any = None,
 ) -> SessionModel:
     """Load one session, not counting calls that an earlier session (fork parent) owns."""
     if siblings is None:
@@ -254,6 +255,11 @@ def load_with_dedup(
     owned: set[CallKey] = set()
     for parent in parents_of(files, siblings):
         owned.update(iter_call_keys(parent))
+    if cache is not None and model is None and readers is None:
+        loaded = cache.load(files, pricer)
+        if owned:
+            loaded.mark_billed_elsewhere(owned.__contains__)
+        return loaded
     return load_session(
         files, pricer, billed_elsewhere=(owned.__contains__ if owned else None), readers=readers, model=model
     )
@@ -263,6 +269,7 @@ def load_all(
     sessions: Sequence[SessionFiles],
     pricer: Pricer | None = None,
     on_session: Callable[[SessionModel], None] | None = None,
+    cache: Any = None,
 ) -> list[SessionModel]:
     """Load many sessions; a call found in several counts in the earliest one.
 
@@ -280,7 +287,11 @@ def load_all(
             o = owner.get(key)
             return o is not None and o != sid
 
-        model = load_session(files, pricer, billed_elsewhere=elsewhere)
+        if cache is not None:
+            model = cache.load(files, pricer)
+            model.mark_billed_elsewhere(elsewhere)
+        else:
+            model = load_session(files, pricer, billed_elsewhere=elsewhere)
         for key in model.calls:
             owner.setdefault(key, sid)
         if on_session is not None:

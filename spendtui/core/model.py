@@ -785,6 +785,20 @@ class SessionModel:
                 if agent is not None:
                     self._link_agent(agent)
 
+    def mark_billed_elsewhere(self, pred: Callable[[CallKey], bool]) -> int:
+        """Stop counting calls another session owns (fork copies found after loading).
+
+        Used when a model was built without knowing its siblings (e.g. from the
+        cache); the calls stay known, so the context size still includes them.
+        """
+        n = 0
+        for call in self.calls.values():
+            if not call.billed_elsewhere and pred(call.key):
+                self._uncount(call)
+                call.billed_elsewhere = True
+                n += 1
+        return n
+
     # ------------------------------------------------------------ queries
     @property
     def main_compactions(self) -> list[Compaction]:

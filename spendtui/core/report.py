@@ -118,16 +118,87 @@ def _aggregate(sessions: Sequence[Any], by: str, pricer: Any, since: date | None
     return buckets
 
 
+def _aggregate_cached(sessions: Sequence[Any], by: str, cache: Any, since: date | None, until: date | None,
+                      tz: tzinfo | None) -> dict[str, Bucket]:
+    """Buckets from the cache's compact per-call arrays; calls another (earlier)
+    session owns are skipped by their key hash, as `load_all` would."""
+    pricer = cache.prices.cost if cache.prices is not None else None
+    docs = []
+    for s in sessions:
+        doc = cache.light(s, pricer)
+        ts, forked = doc["order"]
+        docs.append(((ts if ts is not None else float("inf"), 1 if forked else 0, s.session_id), doc))
+    docs.sort(key=lambda d: d[0])
+    owner: dict[int, str] = {}
+    buckets: dict[str, Bucket] = {}
+    for order, doc in docs:
+        sid = order[2]
+        c = doc["calls"]
+        models = doc["models"]
+        project = doc.get("project") or "(unknown)"
+        for h, ts, mi, tok, cost, priced in zip(c["h"], c["ts"], c["m"], c["tok"], c["cost"], c["priced"],
+                                                      strict=True):
+            o = owner.setdefault(h, sid)
+            if o != sid:
+                continue
+            when = datetime.fromtimestamp(ts, tz) if ts is not None else None
+            day = when.date() if when is not None else None
+            if (since or until) and (day is None or (since and day < since) or (until and day > until)):
+                continue
+            model = models[mi]
+            if by == "model":
+                key = model
+            elif by == "session":
+                key = sid
+            elif by == "project":
+                key = project
+            elif when is None:
+                key = "(no timestamp)"
+            elif by == "day":
+                key = when.date().isoformat()
+            elif by == "week":
+                d = when.date()
+                key = (d - timedelta(days=d.weekday())).isoformat()
+            else:
+                key = f"{when.year:04d}-{when.month:02d}"
+            b = buckets.get(key)
+            if b is None:
+                b = buckets[key] = Bucket(key)
+            b.calls += 1
+            if priced:
+                b.cost_pico += cost
+            else:
+                b.unpriced_calls += 1
+            t = b.tokens
+            t["input"] += tok[0]
+            t["output"] += tok[1]
+            t["cache_write_5m"] += tok[2]
+            t["cache_write_1h"] += tok[3]
+            t["cache_read"] += tok[4]
+            b.models.add(model)
+            b.sessions.add(sid)
+    return buckets
+
+
 def _worker(plain: list[_Plain], by: str, since: date | None, until: date | None,
-            tz: tzinfo | None) -> dict[str, Bucket]:
+            tz: tzinfo | None, cache_root: str | None) -> tuple[dict[str, Bucket], dict[str, Any]]:
+    """Buckets of one project group, and the cache index entries it refreshed."""
     from spendtui.core.pricing import PriceTable
 
-    return _aggregate([_unplain(p) for p in plain], by, PriceTable.default().cost, since, until, tz)
+    prices = PriceTable.default()
+    sessions = [_unplain(p) for p in plain]
+    if cache_root is not None:
+        from spendtui.core.cache import SessionCache
+
+        cache = SessionCache(Path(cache_root), prices)
+        cache._index = {}
+        return _aggregate_cached(sessions, by, cache, since, until, tz), cache._index
+    return _aggregate(sessions, by, prices.cost, since, until, tz), {}
 
 
 def build_report(sessions: Sequence[Any], prices: Any, by: str = "day", since: date | None = None,
                  until: date | None = None, tz: tzinfo | None = None,
-                 workers: int | None = None) -> dict[str, Any]:
+                 workers: int | None = None, cache: Any = None) -> dict[str, Any]:
     """The report as a dict: rows sorted by key (dates ascending), and totals."""
     if by not in GROUPINGS:
         raise ValueError(f"--by must be one of {', '.join(GROUPINGS)}")
@@ -136,20 +207,29 @@ def build_report(sessions: Sequence[Any], prices: Any, by: str = "day", since: d
     for s in sessions:
         by_project[s.project_dir].append(s)
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    total_bytes = sum(s.size() for s in sessions)
+    total_bytes = cache.stale_bytes(sessions) if cache is not None else sum(s.size() for s in sessions)
     if workers <= 1 or len(by_project) < 2 or total_bytes < PARALLEL_MIN_BYTES:
-        buckets = _aggregate(sessions, by, pricer, since, until, tz)
+        if cache is not None:
+            buckets = _aggregate_cached(sessions, by, cache, since, until, tz)
+        else:
+            buckets = _aggregate(sessions, by, pricer, since, until, tz)
     else:
         buckets = {}
         groups = sorted(by_project.values(), key=lambda g: -sum(s.size() for s in g))
         with ProcessPoolExecutor(max_workers=min(workers, len(groups))) as pool:
-            futures = [pool.submit(_worker, [_plain(s) for s in g], by, since, until, tz) for g in groups]
+            root = str(cache.root.parent) if cache is not None else None
+            futures = [pool.submit(_worker, [_plain(s) for s in g], by, since, until, tz, root) for g in groups]
             for f in futures:
-                for k, b in f.result().items():
+                part, entries = f.result()
+                if cache is not None:
+                    cache.index().update(entries)
+                for k, b in part.items():
                     if k in buckets:
                         buckets[k].merge(b)
                     else:
                         buckets[k] = b
+    if cache is not None:
+        cache.save_index()
     if by in ("project", "model", "session"):
         order = sorted(buckets.values(), key=lambda b: -b.cost_pico)
     else:

@@ -1,0 +1,388 @@
+"""A per-session result cache, so a second run reads only what was appended.
+
+Each entry holds a session's model and, per file, the identity and byte offset
+the model was built up to. A file that only grew (same inode, not shorter, the
+bytes just before the offset unchanged) is read on from its offset; anything
+else rebuilds the entry from scratch. Entries live in the platformdirs cache
+dir, are written atomically with mode 0600, and are only ever unpickled by a
+restricted unpickler that accepts our own classes and a few builtins: a corrupt,
+foreign or tampered file is ignored and rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import pickle
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spendtui.core import config as _config
+from spendtui.core.jsonl import FileIdentity, LineReader, dumps, loads
+from spendtui.core.loader import SessionReaders, feed_file
+from spendtui.core.model import SessionModel, Source
+from spendtui.core.paths import SessionFiles
+
+FORMAT = 4  # bump whenever SessionModel or what we store changes shape
+MAGIC = b"SPENDTUI-CACHE\n"
+TAIL = 256  # bytes before the offset that must be unchanged for "only grew"
+PERSIST_WINDOW = 24 * 3600  # keep model snapshots for sessions written within a day
+
+_ALLOWED = {
+    ("builtins", n) for n in ("set", "frozenset", "dict", "list", "tuple", "int", "float", "str", "bytes",
+                               "bool", "slice", "complex", "object")
+} | {
+    ("collections", "Counter"), ("collections", "OrderedDict"), ("collections", "defaultdict"),
+    ("datetime", "datetime"), ("datetime", "date"), ("datetime", "timezone"), ("datetime", "timedelta"),
+    ("decimal", "Decimal"), ("pathlib", "PosixPath"), ("pathlib", "WindowsPath"), ("pathlib", "Path"),
+    ("copyreg", "_reconstructor"), ("copyreg", "__newobj__"),
+}
+_ALLOWED_MODULES = ("spendtui.core.",)
+
+
+class _Unpickler(pickle.Unpickler):
+    """Only data classes: our own (spendtui.core.*) and a few builtins. No functions,
+    so a crafted file cannot make unpickling call anything with side effects."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        if module.startswith(_ALLOWED_MODULES) and not name.startswith("_"):
+            obj = super().find_class(module, name)
+            if isinstance(obj, type) and obj.__module__ == module:
+                return obj
+        raise pickle.UnpicklingError(f"cache refers to {module}.{name}")
+
+
+@dataclass(slots=True)
+class FileState:
+    identity: tuple[int, int]  # inode, device
+    size: int
+    mtime_ns: int
+    offset: int
+    lineno: int
+    tail: bytes  # the TAIL bytes before offset
+    oversized: int
+    owe_newline: bool
+
+
+def _tail(path: Path, offset: int) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            start = max(0, offset - TAIL)
+            f.seek(start)
+            return f.read(offset - start)
+    except OSError:
+        return None
+
+
+def fingerprint(prices: Any) -> str:
+    """A short hash of the price table: cached costs are only valid for the same prices."""
+    if prices is None:
+        return "none"
+    text = prices.to_json() if hasattr(prices, "to_json") else repr(prices)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class SessionCache:
+    """Load sessions through the cache. One instance per run; not thread-safe."""
+
+    def __init__(self, root: Path | None = None, prices: Any = None) -> None:
+        self.root = (root or _config.cache_dir()) / "sessions"
+        self.prices = prices
+        self.fp = fingerprint(prices)
+        self.hits = self.grown = self.misses = self.errors = self.light_hits = 0
+        self._index: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------ index
+    def _index_path(self) -> Path:
+        return self.root / "index.json"
+
+    def index(self) -> dict[str, Any]:
+        """entry name -> file identities of its light record: lets a caller see what
+        changed without opening every light record."""
+        if self._index is None:
+            try:
+                doc = loads(self._index_path().read_bytes())
+                ok = isinstance(doc, dict) and doc.get("format") == FORMAT and doc.get("prices") == self.fp
+                self._index = doc["entries"] if ok and isinstance(doc.get("entries"), dict) else {}
+            except (OSError, ValueError, TypeError, KeyError):
+                self._index = {}
+        return self._index
+
+    def save_index(self) -> None:
+        if self._index is not None:
+            doc = {"format": FORMAT, "prices": self.fp, "entries": self._index}
+            self._write_bytes(self._index_path(), dumps(doc))
+
+    def stale_bytes(self, sessions: Sequence[SessionFiles]) -> int:
+        """Bytes that a run would have to parse (0 when everything is cached)."""
+        idx = self.index()
+        total = 0
+        for s in sessions:
+            cur = _identities(s)
+            if cur is None or idx.get(self._entry_path(s).stem) != cur:
+                total += s.size()
+        return total
+
+    def _entry_path(self, files: SessionFiles) -> Path:
+        ident = str(files.main or files.project_dir / files.session_id)
+        return self.root / (hashlib.sha256(ident.encode()).hexdigest()[:32] + ".pkl")
+
+    # ------------------------------------------------------------------ read
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        try:
+            with open(path, "rb") as f:
+                blob = f.read()
+        except OSError:
+            return None
+        try:
+            if not blob.startswith(MAGIC):
+                raise ValueError("not a spendtui cache file")
+            body = blob[len(MAGIC):]
+            crc, payload = int.from_bytes(body[:4], "big"), body[4:]
+            if zlib.crc32(payload) != crc:
+                raise ValueError("checksum mismatch")
+            entry = _Unpickler(io.BytesIO(zlib.decompress(payload))).load()
+            if not isinstance(entry, dict) or entry.get("format") != FORMAT:
+                raise ValueError("other format")
+            if not isinstance(entry.get("model"), SessionModel):
+                raise ValueError("no model")
+            return entry
+        except Exception:
+            self.errors += 1
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+
+    def _write(self, path: Path, entry: dict[str, Any]) -> None:
+        try:
+            payload = zlib.compress(pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL), 1)
+            blob = MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(blob)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            self.errors += 1  # a cache we cannot write only costs speed
+
+    # ------------------------------------------------------------------ use
+    def load(
+        self,
+        files: SessionFiles,
+        pricer: Callable[..., Any] | None,
+        persist: bool = True,
+    ) -> SessionModel:
+        """The session's model, read on from the cached state where possible.
+
+        The model counts every call in its files; cross-session dedup (forks) is
+        applied by the caller with ``mark_billed_elsewhere``, so the cached state
+        never depends on other sessions.
+        """
+        path = self._entry_path(files)
+        entry = self._read(path)
+        model: SessionModel | None = None
+        states: dict[str, FileState] = {}
+        if entry is not None and entry.get("prices") == self.fp:
+            model = entry["model"]
+            states = entry["files"]
+            for f in files.files:
+                st = states.get(str(f))
+                if st is None:
+                    continue  # a new file (a sub-agent that appeared): read from 0
+                try:
+                    s = os.stat(f)
+                except OSError:
+                    model = None
+                    break
+                rewritten = s.st_size == st.size and s.st_mtime_ns != st.mtime_ns  # same size, new bytes
+                if ((s.st_ino, s.st_dev) != st.identity or s.st_size < st.offset or rewritten
+                        or _tail(f, st.offset) != st.tail):
+                    model = None
+                    break
+            if model is not None and set(states) - {str(f) for f in files.files}:
+                model = None  # a file we had read is gone: its calls must go too
+        if model is None:
+            self.misses += 1
+            model = SessionModel(files.session_id)
+            states = {}
+        model.pricer = pricer
+        model.billed_elsewhere = None
+        model.transcript = files.main
+        readers = SessionReaders(files)
+        changed = False
+        for f, agent in [(files.main, None), *[(a.path, a) for a in files.agents]]:
+            if f is None:
+                continue
+            src = Source(f, agent_id=agent.agent_id if agent else None, meta=agent.meta if agent else None)
+            reader = readers.reader_for(f, src)
+            st = states.get(str(f))
+            if st is not None:
+                reader.offset, reader.lineno, reader.oversized = st.offset, st.lineno, st.oversized
+                reader._owe_newline = st.owe_newline
+                try:
+                    size = os.stat(f).st_size
+                except OSError:
+                    size = st.offset
+                if size == st.offset:
+                    continue
+            before = reader.offset
+            feed_file(model, reader, src)
+            if reader.offset != before or st is None:
+                changed = True
+                states[str(f)] = _state(reader)
+        if entry is not None and model is entry.get("model"):
+            if changed:
+                self.grown += 1
+            else:
+                self.hits += 1
+        if persist and (changed or entry is None or model is not entry.get("model")):
+            self._save(path, model, states)
+        return model
+
+    # ------------------------------------------------------------ light rows
+    def light(self, files: SessionFiles, pricer: Callable[..., Any] | None) -> dict[str, Any]:
+        """A session's summary row and compact per-call arrays, without unpickling
+        its model when none of its files changed (the warm path of `sessions` and
+        `report`)."""
+        path = self._entry_path(files).with_suffix(".light")
+        cur = _identities(files)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+            doc = loads(raw)
+            if (isinstance(doc, dict) and doc.get("format") == FORMAT and doc.get("prices") == self.fp
+                    and doc.get("files") == cur and cur is not None):
+                self.light_hits += 1
+                self.index()[path.stem] = cur
+                return doc
+        except (OSError, ValueError, TypeError):
+            pass
+        # Only sessions written lately are worth a model snapshot (they are the
+        # ones that grow); an old session that is resumed is parsed once again.
+        recent = time.time() - files.mtime() < PERSIST_WINDOW
+        model = self.load(files, pricer, persist=recent)
+        doc = light_doc(model, self.prices, files)
+        ids = _identities(files)
+        doc.update({"format": FORMAT, "prices": self.fp, "files": ids})
+        if ids is not None:
+            self.index()[path.stem] = ids
+        self._write_bytes(path, dumps(doc))
+        return doc
+
+    def _write_bytes(self, path: Path, blob: bytes) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(blob)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError:
+            self.errors += 1
+
+    def _save(self, path: Path, model: SessionModel, states: dict[str, FileState]) -> None:
+        keep = (model.pricer, model.billed_elsewhere, model.listeners, model.record_observers)
+        model.pricer = model.billed_elsewhere = None
+        model.listeners, model.record_observers = [], []
+        try:
+            self._write(path, {"format": FORMAT, "prices": self.fp, "files": states, "model": model})
+        finally:
+            model.pricer, model.billed_elsewhere, model.listeners, model.record_observers = keep
+
+
+def _state(reader: LineReader) -> FileState:
+    ident: FileIdentity | None = reader.identity
+    try:
+        st = os.stat(reader.path)
+        size, mtime_ns = st.st_size, st.st_mtime_ns
+    except OSError:
+        size, mtime_ns = -1, -1
+    return FileState(
+        identity=(ident.inode, ident.device) if ident else (0, 0),
+        size=size,
+        mtime_ns=mtime_ns,
+        offset=reader.offset,
+        lineno=reader.lineno,
+        tail=_tail(reader.path, reader.offset) or b"",
+        oversized=reader.oversized,
+        owe_newline=reader._owe_newline,
+    )
+
+
+def _identities(files: SessionFiles) -> dict[str, list[int]] | None:
+    """(inode, device, size, mtime_ns) of every file: equal means unchanged."""
+    out: dict[str, list[int]] = {}
+    for f in files.files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            return None
+        out[str(f)] = [st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns]
+    return out
+
+
+def key_hash(key: tuple[str, str]) -> int:
+    """A 63-bit digest of a call key, to find calls shared across sessions cheaply."""
+    h = hashlib.blake2b(f"{key[0]}\0{key[1]}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") >> 1
+
+
+def light_doc(model: SessionModel, prices: Any, files: SessionFiles) -> dict[str, Any]:
+    """What `sessions` and `report` need of a session, as plain JSON data."""
+    from spendtui.core.loader import session_order
+    from spendtui.core.summary import session_summary
+
+    summary = session_summary(model, prices, now=0.0, top_calls=0)
+    models: list[str] = []
+    index: dict[str, int] = {}
+    hashes: list[int] = []
+    ts: list[float | None] = []
+    mi: list[int] = []
+    toks: list[list[int]] = []
+    cost: list[int] = []
+    priced: list[int] = []
+    agent: list[int] = []
+    for call in model.calls.values():
+        hashes.append(key_hash(call.key))
+        ts.append(call.timestamp.timestamp() if call.timestamp else None)
+        i = index.get(call.model)
+        if i is None:
+            i = index[call.model] = len(models)
+            models.append(call.model)
+        mi.append(i)
+        u = call.usage
+        toks.append([u.input_tokens, u.output_tokens, u.ephemeral_5m_input_tokens, u.ephemeral_1h_input_tokens,
+                     u.cache_read_input_tokens])
+        c = call.cost
+        cost.append(c.total_pico if c is not None and c.priced else 0)
+        priced.append(1 if c is not None and c.priced else 0)
+        agent.append(0 if call.agent_id is None else 1)
+    order = session_order(files)
+    return {
+        "session_id": model.session_id,
+        "project": model.project,
+        "summary": summary,
+        "order": [order.first_ts.timestamp() if order.first_ts else None, order.forked],
+        "models": models,
+        "calls": {"h": hashes, "ts": ts, "m": mi, "tok": toks, "cost": cost, "priced": priced, "agent": agent},
+    }
