@@ -83,9 +83,18 @@ class SpendApp(App[dict[str, Any] | None]):
     #gauge { width: 3fr; }
     #cache { width: 2fr; }
     #bottom { height: 1fr; }
-    #calls { width: 3fr; }
-    #agents { width: 1fr; min-width: 36; }
+    #calls { width: 5fr; }
+    #agents { width: 2fr; min-width: 40; }
+    Screen.-narrow #bottom { layout: vertical; }
+    Screen.-narrow #calls { width: 1fr; }
+    Screen.-narrow #agents { width: 1fr; min-width: 0; height: 6; }
+    Screen.-short Sparks { height: 3; }
+    Screen.-short SparkPanel { height: 3; }
+    Screen.-short SparkPanel Label { display: none; }
+    Screen.-short SparkPanel Sparkline { height: 1; }
     """
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (36, "-tall")]
     TITLE = "spendtui"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit and print the session summary"),

@@ -51,11 +51,13 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 90%; max-width: 110; height: 85%;
-        border: thick $primary; background: $surface; padding: 0 1;
+        width: 110; max-width: 95%; height: 85%;
+        border: round $primary; background: $surface; padding: 0 1;
     }
     """
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with VerticalScroll() as box:
+            box.border_title = "Help"
+            box.border_subtitle = "esc to close"
             yield Markdown(HELP)

@@ -11,7 +11,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Center, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
@@ -40,7 +39,7 @@ def explain(claude_dirs: Sequence[str | Path] | None) -> Text:
     for p in places or [Path("(none)")]:
         text.append(f"  {p}\n", style="cyan")
     text.append("\nWhat to do:\n", style="bold")
-    text.append("  • start Claude Code (`claude`) in a project: this screen picks the session up by itself\n")
+    text.append("  • start Claude Code (claude) in a project: this screen picks the session up by itself\n")
     text.append("  • or point spendtui at your config dir: ")
     text.append("spendtui --claude-dir DIR", style="bold")
     text.append(" or ")
@@ -56,8 +55,11 @@ class NoSessionScreen(Screen[SessionFiles]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "retry", "Look again", id="retry")]
     DEFAULT_CSS = """
-    NoSessionScreen Vertical { width: auto; max-width: 100; height: auto; border: round $warning;
-        padding: 1 2; margin-top: 2; }
+    NoSessionScreen { align: center top; }
+    #no-session-text {
+        width: 100; max-width: 95%; height: auto;
+        border: round $warning; border-title-color: $warning; padding: 1 2; margin-top: 2;
+    }
     """
 
     def __init__(self, claude_dirs: Sequence[str | Path] | None, poll: bool = True) -> None:
@@ -67,11 +69,11 @@ class NoSessionScreen(Screen[SessionFiles]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="$")
-        with Center(), Vertical():
-            yield Static(explain(self.claude_dirs), id="no-session-text")
+        yield Static(explain(self.claude_dirs), id="no-session-text")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#no-session-text").border_title = "No session"
         if self.poll:
             self.set_interval(RETRY_SECONDS, self.action_retry, name="look-for-sessions")
 

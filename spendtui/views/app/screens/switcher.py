@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -41,15 +41,16 @@ class SessionSwitcher(ModalScreen[SessionFiles | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel", id="switch-cancel")]
     DEFAULT_CSS = """
     SessionSwitcher { align: center middle; }
-    SessionSwitcher > Vertical {
-        width: 90%; max-width: 130; height: 80%;
-        border: thick $primary; background: $surface; padding: 0 1;
+    #switch-box {
+        width: 110; max-width: 95%; height: 70%;
+        border: round $primary; background: $surface; padding: 0 1;
     }
-    SessionSwitcher OptionList { height: 1fr; }
+    #switch-box OptionList { height: 1fr; border: none; padding: 0; }
+    #switch-box Label { color: $text-muted; margin-bottom: 1; }
     """
 
     def __init__(self, claude_dirs: Sequence[str | Path] | None, current: str | None,
-                 clock: object = time.time) -> None:
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__(id="switcher")
         self.claude_dirs = list(claude_dirs) if claude_dirs else None
         self.current = current
@@ -57,12 +58,12 @@ class SessionSwitcher(ModalScreen[SessionFiles | None]):
         self.sessions: dict[str, SessionFiles] = {}
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label("Switch session  [dim](enter to follow, esc to cancel)[/]", id="switch-title")
+        with Vertical(id="switch-box"):
+            yield Label("enter: follow the session · esc: cancel", id="switch-title")
             yield OptionList(Option("looking for sessions…", disabled=True), id="sessions")
 
     def on_mount(self) -> None:
-        self.border_title = "Sessions"
+        self.query_one("#switch-box").border_title = "Switch session"
         self._list()
 
     @work(thread=True, exclusive=True, group="list-sessions", exit_on_error=False)
@@ -71,7 +72,7 @@ class SessionSwitcher(ModalScreen[SessionFiles | None]):
             sessions = discover(self.claude_dirs)[:MAX_SESSIONS]
         except NoClaudeDataError:
             sessions = []
-        now = self.clock() if callable(self.clock) else time.time()
+        now = self.clock()
         return [(s, session_option(s, self.current, now)) for s in sessions]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -54,10 +54,10 @@ class HeaderStats(Horizontal):
         self.clock = clock
 
     def compose(self) -> ComposeResult:
-        yield Stat("Session cost", id="stat-cost")
+        yield Stat("Cost", id="stat-cost")
         yield Stat("Last call", id="stat-last")
-        yield Stat("Burn rate (active)", id="stat-burn")
-        yield Stat("API calls", id="stat-calls")
+        yield Stat("Burn rate", id="stat-burn")
+        yield Stat("Calls", id="stat-calls")
         yield Stat("Model", id="stat-model")
 
     def show(self, snap: LiveSnapshot) -> None:
@@ -75,12 +75,17 @@ class HeaderStats(Horizontal):
             when = fmt.ago(max(0.0, self.clock() - last.timestamp.timestamp())) if last.timestamp else ""
             self.query_one("#stat-last", Stat).show(fmt.usd(last.cost_pico), f"{fmt.short_model(last.model)} {when}")
         active_min = snap.active_seconds / 60
-        self.query_one("#stat-burn", Stat).show(fmt.rate(snap.burn_usd_per_hour), f"over {active_min:.0f} active min")
+        self.query_one("#stat-burn", Stat).show(fmt.rate(snap.burn_usd_per_hour), f"{active_min:.0f} active min")
         self.query_one("#stat-calls", Stat).show(
-            str(snap.calls), f"{snap.main_calls} main · {snap.calls - snap.main_calls} sub-agent · {snap.turns} turns")
+            str(snap.calls), f"{snap.main_calls} main · {plural(snap.calls - snap.main_calls, 'agent')} · "
+            f"{plural(snap.turns, 'turn')}")
         model = fmt.short_model(snap.current_model)
         unpriced = ", ".join(snap.unpriced_models)
         self.query_one("#stat-model", Stat).show(
             model, f"not priced: {unpriced}" if unpriced else
-            f"{snap.model_switches} switches · {snap.compactions} compactions",
+            f"{plural(snap.model_switches, 'switch', 'switches')} · {plural(snap.compactions, 'compaction')}",
             "bold" if not unpriced else "bold yellow")
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
