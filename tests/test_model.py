@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from spendtui.core.loader import load_all, load_session, load_with_dedup
+from spendtui.core.loader import _timestamps_jump_back, load_all, load_session, load_with_dedup
 from spendtui.core.paths import SessionFiles, discover, scan_project
 from tests.records import (
     assistant,
@@ -239,3 +239,28 @@ def test_fork_whose_parent_is_gone_counts_its_copies(tmp_path: Path) -> None:
     parent.unlink()
     (files,) = scan_project(fork.parent).values()
     assert load_with_dedup(files).counted_calls == 3
+
+
+def test_fork_written_like_claude_code_2_1_197(tmp_path: Path) -> None:
+    """2.1.197's --fork-session: no forkedFrom; copies keep uuid and timestamps and get
+    the fork's sessionId; the fork's own first records (mode, queue-operation) carry
+    the current time, before the copies (as in tests/fixtures/cc2197/fork). The ids
+    are chosen so that a tie broken by name would pick the wrong owner."""
+    proj = tmp_path / "projects" / "-tmp-proj"
+    parent_recs = [user("a", session="zzz-parent", when=ts(0)),
+                   assistant("msg_1", "req_1", usage(out=50), session="zzz-parent", when=ts(1))]
+    write_jsonl(proj / "zzz-parent.jsonl", parent_recs)
+    write_jsonl(proj / "aaa-fork.jsonl", [
+        {"type": "mode", "mode": "default", "sessionId": "aaa-fork"},
+        {"type": "queue-operation", "operation": "enqueue", "sessionId": "aaa-fork", "timestamp": ts(0, 9)},
+        *[dict(r, sessionId="aaa-fork") for r in parent_recs],
+        user("b", session="aaa-fork", when=ts(1, 9)),
+        assistant("msg_2", "req_2", usage(out=5), session="aaa-fork", when=ts(2, 9)),
+    ])
+    assert _timestamps_jump_back(proj / "aaa-fork.jsonl")
+    assert not _timestamps_jump_back(proj / "zzz-parent.jsonl")
+    sessions = scan_project(proj)
+    assert load_with_dedup(sessions["aaa-fork"]).tokens["output"] == 5
+    assert load_with_dedup(sessions["zzz-parent"]).tokens["output"] == 50
+    models = {m.session_id: m for m in load_all(list(sessions.values()))}
+    assert (models["zzz-parent"].counted_calls, models["aaa-fork"].counted_calls) == (1, 1)

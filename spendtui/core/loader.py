@@ -190,6 +190,39 @@ class SessionOrder:
         return (ts, 1 if self.forked else 0)
 
 
+COPY_JUMP_SECONDS = 0.25  # a record this much older than one written before it is a copy
+
+
+def _timestamps_jump_back(path: Path, max_lines: int = 200) -> bool:
+    """Does the file start with records older than ones written before them?
+
+    A fork (``--fork-session``, Claude Code 2.1) writes its own first records
+    (``mode``, ``queue-operation``) with the current time, then copies the
+    parent's history with the parent's old timestamps. A live session only ever
+    appends, so apart from millisecond jitter its timestamps do not go back.
+    """
+    latest: datetime | None = None
+    try:
+        with open(path, "rb") as f:
+            for _ in range(max_lines):
+                line = f.readline(8 << 20)
+                if not line:
+                    return False
+                obj, _ = parse_line(line.strip())
+                if obj is None:
+                    continue
+                ts = parse_ts(obj.get("timestamp"))
+                if ts is None:
+                    continue
+                if latest is not None and (latest - ts).total_seconds() > COPY_JUMP_SECONDS:
+                    return True
+                if latest is None or ts > latest:
+                    latest = ts
+    except OSError:
+        return False
+    return False
+
+
 def session_order(files: SessionFiles) -> SessionOrder:
     rec = _first_record(files.main) if files.main else None
     if rec is None:
@@ -201,6 +234,8 @@ def session_order(files: SessionFiles) -> SessionOrder:
     orig = rec.get("session_id")
     if isinstance(orig, str) and orig != files.session_id:
         forked = True
+    if not forked and files.main is not None:
+        forked = _timestamps_jump_back(files.main)
     return SessionOrder(parse_ts(rec.get("timestamp")), forked)
 
 
