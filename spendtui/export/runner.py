@@ -106,8 +106,11 @@ class ExportRunner:
         if rescan:
             self._rescan(now)
         with self.lock:
-            for f in self.followed.values():
+            for sid, f in self.followed.items():
                 f.follower.poll()
+                # a truncated or replaced file makes the follower rebuild a new model
+                if self.budget is not None and self.budget.live.get(sid) is not f.follower.model:
+                    self.budget.track(f.follower.model)
         if self.budget is not None:
             alerts = self.budget.check(now)
             if alerts and self.on_alerts is not None:

@@ -336,3 +336,23 @@ def test_http_endpoint_serves_the_collector(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_rewritten_file_is_reread_and_budget_follows_the_new_model(tmp_path: Path) -> None:
+    from spendtui.core.budget import Budgets, BudgetTracker
+
+    root = make_claude(tmp_path)
+    tracker = BudgetTracker(Budgets(session_pico=10**12))
+    r = runner_for(root, budget=tracker)
+    beta = root / "projects" / "-work-beta" / "sb.jsonl"
+    old_model = r.followed["sb"].follower.model
+    new = write_jsonl(beta.with_name("tmp.part"), [  # an editor-style rewrite: a new file renamed over
+        user("yo", session="sb", cwd="/work/beta"),
+        assistant("m3", "r3", usage(inp=2000, out=100), session="sb", cwd="/work/beta", when=now_iso(-30)),
+        assistant("m9", "r9", usage(inp=0, out=1000), session="sb", cwd="/work/beta", when=now_iso()),
+    ])
+    os.replace(new, beta)
+    r.refresh(rescan=False)
+    assert r.followed["sb"].follower.model is not old_model
+    assert tracker.live["sb"] is r.followed["sb"].follower.model
+    assert value(families(r), "spendtui_cost_usd_total", project="beta") == pytest.approx(0.0075 + 0.015)
