@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true")
     m.add_argument("--top", type=int, default=5, help="how many costliest calls to list")
 
+    sl = sub.add_parser("statusline", parents=[common],
+                        help="one status line for Claude Code's statusLine hook (reads its JSON on stdin)")
+    sl.add_argument("--transcript", help="transcript path (instead of the hook JSON's transcript_path)")
+
     r = sub.add_parser("report", parents=[common], help="spend over your whole history")
     r.add_argument("--by", choices=["day", "week", "month", "project", "model", "session"], default="day")
     r.add_argument("--since", type=_date_arg, metavar="DATE", help="first day to include (YYYY-MM-DD)")
@@ -237,6 +241,38 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_statusline(args: argparse.Namespace) -> int:
+    """Never fails loudly: Claude Code shows whatever we print under the prompt."""
+    try:
+        from spendtui.core.statusline import files_for_transcript, render
+
+        raw = sys.stdin.read() if not sys.stdin.isatty() else ""
+        hook = json.loads(raw) if raw.strip() else {}
+        if not isinstance(hook, dict):
+            hook = {}
+        path = args.transcript or hook.get("transcript_path")
+        if not path:
+            print("spendtui: no transcript_path in the statusline input")
+            return EXIT_OK
+        p = Path(path).expanduser()
+        if not p.exists():
+            print("spendtui: waiting for the first message")
+            return EXIT_OK
+        prices = _prices()
+        files = files_for_transcript(p, hook.get("session_id") if isinstance(hook.get("session_id"), str) else None)
+        cache = _cache(args, prices)
+        if cache is not None:
+            model = cache.load(files, _pricer(prices))
+        else:
+            from spendtui.core.loader import load_session
+
+            model = load_session(files, _pricer(prices))
+        print(render(model, prices, hook))
+    except Exception as e:  # any failure: see the docstring
+        print(f"spendtui: {type(e).__name__}")
+    return EXIT_OK
+
+
 def cmd_pricing(args: argparse.Namespace) -> int:
     from spendtui.core import pricing
 
@@ -322,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_sessions(args)
         if args.command == "summary":
             return cmd_summary(args)
+        if args.command == "statusline":
+            return cmd_statusline(args)
         if args.command == "report":
             return cmd_report(args)
         if args.command == "watch":

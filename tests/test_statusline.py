@@ -1,0 +1,76 @@
+"""`spendtui statusline`: the line Claude Code shows under its prompt."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from spendtui.cli import main
+from spendtui.core.loader import load_session
+from spendtui.core.pricing import PriceTable
+from spendtui.core.statusline import files_for_transcript, render
+from tests.records import assistant, usage, user, write_jsonl
+
+T_LAST = "2026-11-20T12:00:00.000Z"
+
+
+@pytest.fixture
+def transcript(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "projects" / "-p" / "s1.jsonl", [
+        user("a"),
+        assistant("m1", "r1", usage(inp=10, out=1000, cw5=40_000), when="2026-11-20T11:59:00.000Z"),
+        assistant("m2", "r2", usage(inp=10, out=1000, cw5=10_000, cr=40_000), when=T_LAST),
+    ])
+
+
+def test_render_numbers(transcript: Path) -> None:
+    prices = PriceTable.default()
+    model = load_session(files_for_transcript(transcript), prices.cost)
+    now = datetime.fromisoformat(T_LAST.replace("Z", "+00:00")).timestamp() + 70
+    line = render(model, prices, {"model": {"display_name": "Sonnet 4.5"}}, now=now)
+    # Sonnet 4.5: 2 x (10 in x $3 + 1000 out x $15) + 50,000 5m writes x $3.75 + 40,000 reads x $0.30
+    cost = (2 * (10 * 3 + 1000 * 15) + 50_000 * Decimal("3.75") + 40_000 * Decimal("0.3")) / 10**6
+    assert f"${cost:.3f}" == "$0.230"
+    ctx = 10 + 10_000 + 40_000  # the last call's prompt
+    assert line == f"Sonnet 4.5 · ${cost:.3f} · ctx 50K {100 * ctx / 167_000:.0f}% of 167K · cache 3:50"
+    cold = render(model, prices, {}, now=now + 300)
+    # resending the 50,010-token prompt: written again at $3.75 instead of read at $0.30
+    penalty = 50_010 * (Decimal("3.75") - Decimal("0.30")) / 10**6
+    assert cold.endswith(f"cache cold (+${penalty:.3f} next)")
+    assert cold.startswith("Sonnet 4.5 · ")  # named from the model id when the hook gives no name
+
+
+@pytest.mark.parametrize(("model_id", "name"), [
+    ("claude-opus-4-6", "Opus 4.6"), ("claude-3-5-haiku-20241022", "Haiku 3.5"),
+    ("claude-sonnet-4-5[1m]", "Sonnet 4.5"), ("claude-haiku-4-5-20251001", "Haiku 4.5")])
+def test_model_names(model_id: str, name: str) -> None:
+    from spendtui.core.statusline import _short_model
+
+    assert _short_model(model_id, None) == name
+
+
+def test_cli_reads_hook_json(transcript: Path, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    hook = {"session_id": "s1", "transcript_path": str(transcript), "model": {"display_name": "Sonnet 4.5"}}
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(hook)))
+    assert main(["statusline"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Sonnet 4.5 · $0.230 · ctx 50K") and out.count("\n") == 1
+    # warm: from the cache, same line
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(hook)))
+    assert main(["statusline"]) == 0
+    assert capsys.readouterr().out.split(" · cache")[0] == out.split(" · cache")[0]
+
+
+@pytest.mark.parametrize("stdin", ["", "not json", "[1]", '{"transcript_path": "/nope/x.jsonl"}'])
+def test_cli_never_fails_loudly(stdin: str, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert main(["statusline"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("spendtui: ") and out.count("\n") == 1
