@@ -297,7 +297,7 @@ class BudgetAlert:
 
     def message(self) -> str:
         what = {"session": "Session", "day": "Today's", "month": "This month's"}[self.scope]
-        text = f"{what} spend ${self.spent_usd:.2f} is {self.threshold}% of the ${self.budget_usd:.2f} budget"
+        text = f"{what} spend ${self.spent_usd:.2f} passed {self.threshold}% of the ${self.budget_usd:.2f} budget"
         if self.projected_exhaustion is not None:
             local = self.projected_exhaustion.astimezone()
             text += f"; at the current rate it runs out at {local:%H:%M}"
