@@ -17,12 +17,12 @@ if [ -e /usr/sbin/policy-rc.d ]; then had_policy=1; fi
 if [ "$had_policy" -eq 0 ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 set +e
 $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 rc=$?
 set -e
-if [ "$had_policy" -eq 0 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 if [ "$rc" -ne 0 ]; then
   echo ".ci/prometheus.sh: apt-get install prometheus failed ($rc)" >&2
   exit "$rc"
