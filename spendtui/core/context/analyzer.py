@@ -1,0 +1,683 @@
+"""``ContextAnalyzer``: the session model's observer that feeds every context analysis.
+
+It sees each raw record once, right after ``SessionModel.ingest`` applied it,
+and keeps all state incremental. Main-chain records go into the composition
+ledger in *graph* order: Claude Code 2.1 sometimes writes a turn's prompt
+after the first reply of that turn (interactive mode), so a record whose
+parent has not been seen yet waits until the parent arrives. Sub-agent records
+only feed the per-agent facts the sub-agent rules need; they never enter the
+parent's context.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from spendtui.core.context import composition as comp_mod
+from spendtui.core.context.cache import CacheAnalyzer, Events, Miss
+from spendtui.core.context.composition import (
+    MEMORY_HEAD,
+    REMINDER_HEAD,
+    REMINDER_TAIL,
+    CallComposition,
+    Item,
+    Ledger,
+    MemoryFile,
+    discover_memory,
+    dumps,
+    is_memory_path,
+    memory_paths_in_text,
+    snapshot,
+    strip_images,
+)
+from spendtui.core.context.readonly import EDIT_TOOLS, FILE_TOOLS, is_read_only
+from spendtui.core.context.staleness import COLD_TURNS, StaleTracker
+from spendtui.core.context.tokens import (
+    PRIOR_RATIO,
+    ApiTokenCounter,
+    Calibration,
+    Estimator,
+    default_estimator,
+    scale_parts,
+)
+from spendtui.core.model import ApiCall, SessionModel, Source, is_real_prompt, parse_ts
+
+SUMMARY_PREAMBLE = "This session is being continued from a previous conversation"
+MAX_PENDING = 2000  # records waiting for a parent; beyond this we stop waiting
+REWIND_WALK = 4000
+
+
+def summary_body(text: str) -> str:
+    """The model-written part of a compaction summary (what the summarising call output)."""
+    if text.startswith(SUMMARY_PREAMBLE):
+        cut = text.find("\n\n")
+        text = text[cut + 2:] if cut >= 0 else text
+    for tail in ("\n\nPlease continue the conversation", "\nPlease continue the conversation",
+                 "\n\nIf you need specific details"):
+        cut = text.find(tail)
+        if cut >= 0:
+            text = text[:cut]
+    return text
+
+
+@dataclass(slots=True)
+class AgentFacts:
+    """What the sub-agent rules need about one sub-agent."""
+
+    agent_id: str
+    first_message_est: float | None = None
+    first_message_exact: int = 0
+    tools: dict[str, int] = field(default_factory=dict)
+    read_only: bool = True
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CompactionInfo:
+    timestamp: datetime | None
+    prev_call: ApiCall | None
+    summary_est: float = 0.0
+    pre_tokens: int | None = None
+    next_prompt: int | None = None
+
+
+class ContextAnalyzer:
+    """Context composition, staleness, cache misses, unlogged calls and advice for one session.
+
+    Attach it *before* loading so it sees every record::
+
+        model = SessionModel(session_id)
+        analyzer = ContextAnalyzer(model, prices)
+        load_session(files, pricer, model=model)
+        summary = session_summary(model, prices)
+        analyzer.merge_into(summary)
+    """
+
+    def __init__(
+        self,
+        model: SessionModel,
+        prices: Any = None,
+        *,
+        estimator: Estimator | None = None,
+        memory: list[MemoryFile] | None = None,
+        read_memory: bool = True,
+        home: str | os.PathLike[str] | None = None,
+        config_dir: str | os.PathLike[str] | None = None,
+        exact_counts: bool = False,
+        token_counter: Any = None,
+        history: list[tuple[date, float]] | None = None,
+        current_plan: str | None = None,
+        cold_turns: int = COLD_TURNS,
+        on_advice: Callable[[Any], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.prices = prices
+        self.estimator = estimator or default_estimator()
+        self.counter = token_counter if token_counter is not None else ApiTokenCounter.create(exact_counts)
+        self.calibration = Calibration(prior=PRIOR_RATIO.get(self.estimator.name, 1.1))
+        self._memory = memory
+        self._read_memory = read_memory
+        self._home = home
+        self._config_dir = config_dir
+        self.history = list(history or [])
+        self.current_plan = current_plan
+
+        self.ledger = Ledger()
+        self.stale = StaleTracker(cold_turns)
+        self.cache = CacheAnalyzer(prices)
+        self.compositions: dict[tuple[str, str], CallComposition] = {}
+        self.main: list[CallComposition] = []
+        self.main_calls: list[ApiCall] = []
+        self.misses_by_key: dict[tuple[str, str], Miss] = {}
+        self.agents: dict[str, AgentFacts] = {}
+        self.compactions: list[CompactionInfo] = []
+        self.turn_tools: dict[int, list[int]] = {}  # turn -> [tool uses, edit tool uses]
+        self.last_files: dict[str, tuple[float, int]] = {}
+        self.memory_in_transcript: set[str] = set()
+        self.memory_edits: list[tuple[datetime | None, str]] = []
+        self.turn = 0
+        self.segment = 0
+        self.records = 0
+        self.entrypoint: str | None = None
+        self.first_prompt_est: float | None = None
+        self.model_probes: list[datetime | None] = []
+
+        self._seen: set[str] = set()
+        self._pending: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self._pending_n = 0
+        self._arrival = 0
+        self._nodes: dict[str, tuple[str | None, list[Item], bool]] = {}  # uuid -> (parent, items, boundary)
+        self._children: dict[str, list[str]] = {}
+        self._last_uuid: str | None = None
+        self._last_call_node: str | None = None
+        self._events = Events()
+        self._segment_hidden: list[Item] = []
+        self._segment_has_memory = False
+        self._started: set[tuple[str, str]] = set()
+        self._read_partial: dict[str, bool] = {}
+        self._tool_items: dict[str, Item] = {}
+        self._agent_seen_calls: set[tuple[str, str]] = set()
+
+        from spendtui.core.context.advisor import Advisor
+
+        self.advisor = Advisor(self, on_advice=on_advice)
+        model.record_observers.append(self.observe)
+
+    # ================================================================ memory
+    @property
+    def memory_files(self) -> list[MemoryFile]:
+        if self._memory is None:
+            if not self._read_memory:
+                self._memory = []
+            else:
+                cwd = self.model.project
+                self._memory = discover_memory(cwd, self._home, self._config_dir) if cwd else []
+        return self._memory
+
+    def memory_mtimes(self) -> list[tuple[str, float]]:
+        """Current modification times of the memory files (looked at only when a miss needs a cause)."""
+        out = []
+        for mf in self.memory_files:
+            try:
+                out.append((mf.path, Path(mf.path).stat().st_mtime))
+            except OSError:
+                continue
+        return out
+
+    # ================================================================ estimation
+    def _weigh(self, obj: Any, plain: str | None = None) -> tuple[float, int]:
+        """(raw estimate, exact tokens) of one block as sent."""
+        stripped, images = strip_images(obj)
+        wire = stripped if isinstance(stripped, str) else dumps(stripped)
+        if self.counter is not None and plain is not None:
+            n = self.counter.count(plain)
+            if n is not None:
+                return 0.0, n + images
+        return float(self.estimator.count(wire)), images
+
+    # ================================================================ observer
+    def observe(self, rec: dict[str, Any], src: Source, line: int) -> None:
+        """The ``SessionModel.record_observers`` hook."""
+        self.records += 1
+        if src.agent_id is not None or rec.get("isSidechain"):
+            self._observe_agent(rec, src)
+            return
+        uuid = rec.get("uuid")
+        if not isinstance(uuid, str):
+            return  # metadata (titles, snapshots, queue operations): nothing is sent
+        parent = rec.get("parentUuid")
+        self._arrival += 1
+        if isinstance(parent, str) and parent not in self._seen:
+            self._pending.setdefault(parent, []).append((self._arrival, rec))
+            self._pending_n += 1
+            if self._pending_n > MAX_PENDING:
+                self.flush()
+            return
+        self._process(rec)
+        self._release(uuid)
+
+    def _release(self, uuid: str) -> None:
+        stack = [uuid]
+        while stack:
+            u = stack.pop()
+            kids = self._pending.pop(u, None)
+            if not kids:
+                continue
+            self._pending_n -= len(kids)
+            for _, child in kids:
+                self._process(child)
+            for _, child in reversed(kids):
+                cu = child.get("uuid")
+                if isinstance(cu, str):
+                    stack.append(cu)
+
+    def flush(self) -> None:
+        """Stop waiting for parents that never came: process the waiting records in arrival order."""
+        if not self._pending:
+            return
+        waiting = sorted((a, r) for kids in self._pending.values() for a, r in kids)
+        self._pending.clear()
+        self._pending_n = 0
+        for _, rec in waiting:
+            if rec.get("uuid") in self._seen:
+                continue
+            self._process(rec)
+            u = rec.get("uuid")
+            if isinstance(u, str):
+                self._release(u)
+
+    # ================================================================ main chain
+    def _process(self, rec: dict[str, Any]) -> None:
+        uuid: str = rec["uuid"]
+        parent = rec.get("parentUuid") if isinstance(rec.get("parentUuid"), str) else None
+        self._seen.add(uuid)
+        rtype = rec.get("type")
+        items: list[Item] = []
+        boundary = False
+        if self.entrypoint is None and isinstance(rec.get("entrypoint"), str):
+            self.entrypoint = rec["entrypoint"]
+        real_prompt = rtype == "user" and is_real_prompt(rec)
+        if real_prompt:
+            if parent is not None and self._is_rewind(parent):
+                self._rebuild(parent)
+            self.turn += 1
+            self.stale.on_turn()
+        if rtype == "system":
+            st = rec.get("subtype")
+            if st == "compact_boundary":
+                self._on_compaction(rec)
+                boundary = True
+            elif st == "microcompact_boundary":
+                self._on_microcompaction(rec)
+            elif st == "local_command":
+                c = rec.get("content")
+                if isinstance(c, str) and c:
+                    items.append(self._item("conversation", {"type": "text", "text": c}, c, rec))
+        elif rtype == "user":
+            items = self._user_items(rec)
+            if real_prompt and self.first_prompt_est is None:
+                self.first_prompt_est = sum(it.est for it in items) + sum(it.exact for it in items)
+            self._note_probe(rec)
+        elif rtype == "assistant":
+            items = self._assistant_items(rec)
+        elif rtype == "attachment":
+            items = self._attachment_items(rec)
+        self._nodes[uuid] = (parent, items, boundary)
+        if parent is not None:
+            self._children.setdefault(parent, []).append(uuid)
+        self._last_uuid = uuid
+
+    def _note_probe(self, rec: dict[str, Any]) -> None:
+        """``/model`` answered "Set model to ...": Claude Code probes the new model once."""
+        c = (rec.get("message") or {}).get("content")
+        if isinstance(c, str) and c.startswith("<local-command-stdout>Set model to"):
+            self.model_probes.append(parse_ts(rec.get("timestamp")))
+
+    def _item(self, cat: str, block: Any, plain: str | None, rec: dict[str, Any], **kw: Any) -> Item:
+        est, exact = self._weigh(block, plain)
+        return Item(cat, est, exact, turn=self.turn, ts=parse_ts(rec.get("timestamp")), **kw)
+
+    def _add(self, it: Item) -> Item:
+        self.ledger.add(it)
+        self.stale.add(it)
+        return it
+
+    # ---------------------------------------------------------------- user
+    def _user_items(self, rec: dict[str, Any]) -> list[Item]:
+        msg = rec.get("message")
+        if not isinstance(msg, dict):
+            return []
+        content = msg.get("content")
+        if rec.get("isCompactSummary"):
+            text = content if isinstance(content, str) else dumps(content)
+            it = self._add(self._item("compaction_summary", {"type": "text", "text": text}, text, rec))
+            if self.compactions:
+                self.compactions[-1].summary_est = float(self.estimator.count(summary_body(text)))
+            return [it]
+        if rec.get("isVisibleInTranscriptOnly"):
+            return []
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        if not isinstance(blocks, list):
+            return []
+        out: list[Item] = []
+        tur = rec.get("toolUseResult")
+        for b in blocks:
+            if not isinstance(b, dict):
+                continue
+            bt = b.get("type")
+            if bt == "text" and isinstance(b.get("text"), str):
+                out.extend(self._text_items(b["text"], rec))
+            elif bt == "tool_result":
+                it = self._tool_result_item(b, rec, tur)
+                if it is not None:
+                    out.append(it)
+            else:
+                out.append(self._add(self._item("conversation", b, None, rec)))
+        return out
+
+    def _text_items(self, text: str, rec: dict[str, Any]) -> list[Item]:
+        """A user text block; a claudeMd reminder is split into memory files and framing."""
+        sections = memory_paths_in_text(text) if "<system-reminder>" in text else []
+        if not sections:
+            return [self._add(self._item("conversation", {"type": "text", "text": text}, text, rec))]
+        out = []
+        rest = text
+        for path, start, end in sections:
+            part = text[start:end]
+            rest = rest.replace(part, "", 1)
+            out.append(self._add(self._item("memory", part, part, rec, path=path)))
+            self.memory_in_transcript.add(path)
+        self._segment_has_memory = True
+        out.append(self._add(self._item("attachments", {"type": "text", "text": rest}, rest, rec)))
+        return out
+
+    def _tool_result_item(self, b: dict[str, Any], rec: dict[str, Any], tur: Any) -> Item | None:
+        tid = b.get("tool_use_id")
+        tu = self.model.tools.get(tid) if isinstance(tid, str) else None
+        name = tu.name if tu is not None else "unknown"
+        path = tu.paths[0] if tu is not None and tu.paths and name in FILE_TOOLS else None
+        c = b.get("content")
+        plain = c if isinstance(c, str) else dumps(c)
+        it = self._item("tools", b, plain, rec, tool=name, path=path,
+                        tool_use_id=tid if isinstance(tid, str) else None, is_result=True)
+        error = bool(b.get("is_error"))
+        if path is not None and not error:
+            if name in EDIT_TOOLS:
+                self.stale.on_modified(path, "edited" if name != "Write" else "written")
+                self._note_memory_edit(path, rec)
+            if name in ("Read", "NotebookRead"):
+                unchanged = isinstance(tur, dict) and tur.get("type") == "file_unchanged"
+                rr = tu.read_range if tu is not None else None
+                full = (rr[0] <= 1 and rr[1] >= rr[2]) if rr is not None else not self._read_partial.get(tid or "")
+                self._add(it)
+                self.stale.on_read(it, full, unchanged)
+                return it
+        return self._add(it)
+
+    def _note_memory_edit(self, path: str, rec: dict[str, Any]) -> None:
+        known = [m.path for m in self.memory_files] + list(self.memory_in_transcript)
+        if is_memory_path(path, known):
+            self._events.memory_edits.append(path)
+            self.memory_edits.append((parse_ts(rec.get("timestamp")), path))
+
+    # ---------------------------------------------------------------- assistant
+    def _assistant_items(self, rec: dict[str, Any]) -> list[Item]:
+        msg = rec.get("message")
+        if not isinstance(msg, dict):
+            return []
+        mid = msg.get("id")
+        rid = rec.get("requestId")
+        key = (mid, rid if isinstance(rid, str) else "") if isinstance(mid, str) else None
+        call = self.model.calls.get(key) if key is not None else None
+        if call is None or call.agent_id is not None:
+            return []  # synthetic/API-error lines are not sent back; sidechain copies are not ours
+        if call.key not in self._started:
+            diag = msg.get("diagnostics")
+            if isinstance(diag, dict):
+                self._events.diagnostics = diag
+            self._start_call(call, rec)
+        out: list[Item] = []
+        blocks = msg.get("content")
+        for b in blocks if isinstance(blocks, list) else []:
+            if not isinstance(b, dict):
+                continue
+            bt = b.get("type")
+            if bt == "tool_use":
+                name = b.get("name") if isinstance(b.get("name"), str) else "unknown"
+                inp = b.get("input") if isinstance(b.get("input"), dict) else {}
+                path = next((inp[k] for k in ("file_path", "notebook_path") if isinstance(inp.get(k), str)), None)
+                it = self._add(self._item("tools", b, f"{name} {dumps(inp)}", rec, tool=name,
+                                          path=path if name in FILE_TOOLS else None,
+                                          tool_use_id=b.get("id") if isinstance(b.get("id"), str) else None))
+                tid = it.tool_use_id or ""
+                if name in ("Read", "NotebookRead"):
+                    self._read_partial[tid] = "offset" in inp or "limit" in inp
+                for k in ("file_path", "notebook_path", "path"):
+                    if isinstance(inp.get(k), str):
+                        self.stale.on_ref(inp[k])
+                counts = self.turn_tools.setdefault(self.turn, [0, 0])
+                counts[0] += 1
+                if name in EDIT_TOOLS:
+                    counts[1] += 1
+                self.advisor.on_tool_use(it.tool_use_id, name, inp, call)
+                out.append(it)
+            else:
+                text = b.get("text") if bt == "text" else b.get("thinking") if bt == "thinking" else None
+                out.append(self._add(self._item("conversation", b, text if isinstance(text, str) else None, rec)))
+                if bt == "text" and isinstance(text, str):
+                    self.stale.on_text(text)
+        return out
+
+    # ---------------------------------------------------------------- attachments
+    def _attachment_items(self, rec: dict[str, Any]) -> list[Item]:
+        att = rec.get("attachment")
+        if not isinstance(att, dict):
+            return []
+        t = att.get("type")
+        fname = att.get("filename") or att.get("path")
+        fname = fname if isinstance(fname, str) else None
+        if t == "nested_memory":
+            self.memory_in_transcript.add(fname or "")
+            self._segment_has_memory = True
+            return [self._add(self._item("memory", att, dumps(att), rec, path=fname))]
+        if t in ("file", "compact_file_reference", "already_read_file") and fname:
+            it = self._add(self._item("tools", att, dumps(att), rec, tool=f"attachment:{t}", path=fname,
+                                      is_result=True))
+            if t != "already_read_file":
+                self.stale.on_read(it, full=True)
+            return [it]
+        if t == "edited_text_file" and fname:
+            self.stale.on_modified(fname, "changed on disk")
+            self._note_memory_edit(fname, rec)
+            return [self._add(self._item("tools", att, dumps(att), rec, tool="attachment:edited_text_file",
+                                         path=fname, is_result=True))]
+        if t in ("deferred_tools_delta", "mcp_instructions_delta"):
+            self._events.tools_delta = True
+        return [self._add(self._item("attachments", att, dumps(att), rec))]
+
+    # ---------------------------------------------------------------- segments
+    def _on_compaction(self, rec: dict[str, Any]) -> None:
+        meta = rec.get("compactMetadata") if isinstance(rec.get("compactMetadata"), dict) else {}
+        pre = meta.get("preTokens")
+        self.compactions.append(CompactionInfo(
+            parse_ts(rec.get("timestamp")), self.main_calls[-1] if self.main_calls else None,
+            pre_tokens=pre if isinstance(pre, int) else None))
+        self.segment += 1
+        self.ledger.reset()
+        self.stale.reset()
+        self._segment_hidden = []
+        self._segment_has_memory = False
+        self._events.compaction = True
+
+    def _on_microcompaction(self, rec: dict[str, Any]) -> None:
+        meta = rec.get("microcompactMetadata")
+        ids = set(meta.get("compactedToolIds") or []) if isinstance(meta, dict) else set()
+        if ids:
+            gone = self.ledger.remove(lambda it: it.is_result and it.tool_use_id in ids)
+            self.stale.remove(gone)
+            self._events.compaction = True
+
+    def _is_rewind(self, parent: str) -> bool:
+        """A prompt whose parent does not descend from the latest call's record branches off."""
+        target = self._last_call_node
+        if target is None or parent == self._last_uuid:
+            return False
+        node: str | None = parent
+        for _ in range(REWIND_WALK):
+            if node is None or node == target:
+                return node is None
+            entry = self._nodes.get(node)
+            if entry is None or entry[2]:
+                return False  # unknown ground or a compaction boundary: not a rewind we can prove
+            node = entry[0]
+        return False
+
+    def _rebuild(self, parent: str) -> None:
+        """Re-create the ledger for the branch ending at ``parent`` (a rewind)."""
+        path: list[str] = []
+        node: str | None = parent
+        while node is not None and len(path) < REWIND_WALK * 10:
+            entry = self._nodes.get(node)
+            if entry is None:
+                break
+            path.append(node)
+            if entry[2]:
+                break
+            node = entry[0]
+        on_path = set(path)
+        items: list[Item] = list(self._segment_hidden)
+        for u in reversed(path):
+            items.extend(self._nodes[u][1])
+            for kid in self._children.get(u, ()):
+                if kid not in on_path:
+                    kitems = self._nodes.get(kid, (None, [], False))[1]
+                    if kitems and all(it.is_result for it in kitems):
+                        items.extend(kitems)  # parallel tool results hang off the tool_use line
+        self.ledger.reset(it for it in items if it.stale != "removed")
+        self.stale.reset(self.ledger.items)
+        self._events.rewind = True
+
+    def _hidden_memory(self, rec: dict[str, Any]) -> None:
+        """Add what Claude Code sends at the start of a segment but does not log."""
+        if self._segment_has_memory:
+            return
+        self._segment_has_memory = True
+        files = [m for m in self.memory_files if m.path not in self.memory_in_transcript]
+        hidden: list[Item] = []
+        for i, mf in enumerate(files):
+            text = (MEMORY_HEAD if i == 0 else "") + mf.rendered()
+            it = self._item("memory", text, text, rec, path=mf.path)
+            it.hidden = True
+            hidden.append(it)
+        framing = REMINDER_HEAD + REMINDER_TAIL
+        it = self._item("attachments", {"type": "text", "text": framing}, framing, rec)
+        it.hidden = True
+        hidden.append(it)
+        for it in hidden:
+            self._add(it)
+        self._segment_hidden = hidden
+
+    # ---------------------------------------------------------------- calls
+    def _start_call(self, call: ApiCall, rec: dict[str, Any]) -> None:
+        self._started.add(call.key)
+        self._hidden_memory(rec)
+        prev = self.main_calls[-1] if self.main_calls else None
+        prev_comp = self.main[-1] if self.main else None
+        c = snapshot(self.ledger, call.key, len(self.main), self.segment, call.usage.prompt_tokens, call.model,
+                     call.timestamp, self.turn, self.stale.sums())
+        if self._events.compaction and self.compactions and self.compactions[-1].next_prompt is None:
+            self.compactions[-1].next_prompt = c.prompt
+        miss = self.cache.on_call(call, prev, self._events, self.baseline(),
+                                  self.memory_mtimes() if self._may_miss(call, prev) else None)
+        if miss is not None:
+            self.misses_by_key[call.key] = miss
+        hidden_changed = miss is not None and miss.reason in ("system_or_memory_changed", "tools_changed")
+        if (prev_comp is not None and prev_comp.segment == c.segment and not self._events.rewind
+                and not self._events.compaction and prev_comp.model == c.model and not hidden_changed):
+            # the growth between two calls is known exactly: one calibration pair
+            self.calibration.add(c.prompt - prev_comp.prompt, c.est - prev_comp.est, c.exact - prev_comp.exact)
+        self._events = Events()
+        self.compositions[call.key] = c
+        self.main.append(c)
+        self.main_calls.append(call)
+        self.last_files = {p: (s.est, s.exact) for p, s in self.ledger.files.items()}
+        self._last_call_node = rec.get("uuid")
+        self.advisor.on_main_call(call, c, miss)
+
+    @staticmethod
+    def _may_miss(call: ApiCall, prev: ApiCall | None) -> bool:
+        if prev is None:
+            return False
+        pu = prev.usage
+        return call.usage.cache_read_input_tokens < pu.cache_read_input_tokens + pu.cache_creation_input_tokens
+
+    # ---------------------------------------------------------------- sub-agents
+    def _observe_agent(self, rec: dict[str, Any], src: Source) -> None:
+        aid = src.agent_id or rec.get("agentId")
+        msg = rec.get("message")
+        rtype = rec.get("type")
+        if rtype == "assistant" and isinstance(msg, dict):
+            mid, rid = msg.get("id"), rec.get("requestId")
+            call = self.model.calls.get((mid, rid if isinstance(rid, str) else "")) if isinstance(mid, str) else None
+            if call is None or call.agent_id is None:
+                return
+            facts = self.agents.setdefault(call.agent_id, AgentFacts(call.agent_id))
+            if call.key not in self._agent_seen_calls:
+                self._agent_seen_calls.add(call.key)
+                facts.calls.append(call.key)
+            for b in msg.get("content") or []:
+                if isinstance(b, dict) and b.get("type") == "tool_use":
+                    name = b.get("name") if isinstance(b.get("name"), str) else "unknown"
+                    facts.tools[name] = facts.tools.get(name, 0) + 1
+                    if not is_read_only(name, b.get("input")):
+                        facts.read_only = False
+                    tid = b.get("id") if isinstance(b.get("id"), str) else None
+                    self.advisor.on_tool_use(tid, name, b.get("input") if isinstance(b.get("input"), dict) else {},
+                                             call)
+            self.advisor.on_agent_call(call, facts)
+        elif rtype == "user" and isinstance(msg, dict) and isinstance(aid, str):
+            facts = self.agents.setdefault(aid, AgentFacts(aid))
+            if facts.first_message_est is None and not facts.calls:
+                est, exact = self._weigh(msg.get("content"), None)
+                facts.first_message_est, facts.first_message_exact = est, exact
+
+    # ================================================================ queries
+    @property
+    def ratio(self) -> float:
+        return self.calibration.ratio
+
+    def baseline(self) -> float | None:
+        """System prompt + tool definitions: the first call's prompt minus its messages."""
+        if not self.main:
+            return None
+        first = self.main[0]
+        return max(0.0, first.prompt - first.calibrated(self.ratio))
+
+    def calibrated(self, c: CallComposition) -> float:
+        return (self.baseline() or 0.0) + c.calibrated(self.ratio)
+
+    def estimate_errors(self) -> list[float]:
+        """Per main call: (baseline + calibrated messages) / measured - 1, before any scaling."""
+        b = self.baseline() or 0.0
+        r = self.ratio
+        return [(b + c.calibrated(r)) / c.prompt - 1 for c in self.main if c.prompt > 0]
+
+    def parts_for(self, c: CallComposition) -> tuple[dict[str, int], float]:
+        """Calibrated parts of a call, scaled to add up to its measured prompt; and the scale."""
+        r = self.ratio
+        b = min(float(c.prompt), self.baseline() or 0.0)
+        raw = {cat: 0.0 for cat in comp_mod.MESSAGE_CATEGORIES}
+        for cat, (est, exact) in c.cats.items():
+            raw[cat] = raw.get(cat, 0.0) + exact + r * est
+        msg_total = sum(raw.values())
+        target = c.prompt - round(b)
+        scaled = scale_parts(raw, max(0, target))
+        factor = target / msg_total if msg_total > 0 else 1.0
+        parts = {"baseline": round(b), **scaled}
+        return parts, factor
+
+    def breakdown_for_call(self, call: ApiCall | tuple[str, str]) -> dict[str, Any] | None:
+        """Composition of one main-chain call for the app's bar: parts summing to its prompt."""
+        key = call if isinstance(call, tuple) else call.key
+        c = self.compositions.get(key)
+        if c is None:
+            return None
+        parts, f = self.parts_for(c)
+        r = self.ratio
+        tools = {k: round(f * (ex + r * est)) for k, (est, ex) in c.tools.items()}
+        return {
+            "measured_tokens": c.prompt,
+            "parts": parts,
+            "tools_by_name": dict(sorted(tools.items(), key=lambda kv: -kv[1])),
+            "stale_tokens": round(f * c.stale_tokens(r)),
+        }
+
+    def advice(self, now: float | datetime | None = None) -> list[Any]:
+        """Current advice, biggest saving first (``now`` enables the live TTL countdown)."""
+        self.flush()
+        return self.advisor.current(now)
+
+    def new_advice(self, now: float | datetime | None = None) -> list[Any]:
+        """Advice that appeared (or grew a lot) since the last call: for toasts."""
+        self.flush()
+        return self.advisor.pop_new(now)
+
+    def summary_fields(self, now: float | datetime | None = None) -> dict[str, Any]:
+        from spendtui.core.context.report import summary_fields
+
+        self.flush()
+        return summary_fields(self, now)
+
+    def merge_into(self, summary: dict[str, Any], now: float | datetime | None = None) -> dict[str, Any]:
+        """Add our keys to ``session_summary(...)``'s dict (``context`` is merged, not replaced)."""
+        fields = self.summary_fields(now)
+        ctx = fields.pop("context")
+        summary.setdefault("context", {}).update(ctx)
+        summary.update(fields)
+        return summary
+
