@@ -55,7 +55,7 @@ async def test_shows_the_session_already_written(claude_root: Path, prices: Pric
         assert stat(app, "calls").value == "1"
         table = app.dashboard.query_one(CallsTable)
         assert table.row_count == 1
-        assert cells(table, 0)[:9] == ["12:00:00", "main", "sonnet-4-5", "-", "10", "1.0K", "·", "100", "1.0K"]
+        assert cells(table, 0) == ["12:00:00", "sonnet-4-5", "-", "10", "1.0K", "·", "100", "1.0K", "$0.0053", ""]
         assert "s1" in app.sub_title and "/tmp/proj" in app.sub_title
 
 
@@ -69,7 +69,7 @@ async def test_an_appended_call_appears_with_its_cost_and_context(claude_root: P
                                             when=ts(0, 1))])
         table = app.dashboard.query_one(CallsTable)
         await wait_for(pilot, lambda: table.row_count == 2, "the appended call's row")
-        assert cells(table, 0)[0] == "12:01:00" and cells(table, 0)[9] == "$0.0018"
+        assert cells(table, 0)[0] == "12:01:00" and cells(table, 0)[8] == "$0.0018"
         assert stat(app, "cost").value == "$0.0071"
         assert stat(app, "last").value == "$0.0018"
         # active 60 s: $0.007095 / 60 s * 3600 = $0.4257/h
@@ -101,7 +101,7 @@ async def test_a_real_api_call_line_is_followed(claude_root: Path, prices: Price
             f.write(line + "\n")
         await wait_for(pilot, lambda: table.row_count == before + 1, "the real call's row")
         rec = json.loads(line)
-        assert cells(table, 0)[2] == rec["message"]["model"].removeprefix("claude-")
+        assert cells(table, 0)[1] == rec["message"]["model"].removeprefix("claude-")
 
 
 async def test_a_half_written_line_waits_for_its_end(claude_root: Path, prices: PriceTable) -> None:
@@ -135,8 +135,9 @@ async def test_subagent_file_fills_the_agents_panel(claude_root: Path, prices: P
         await wait_for(pilot, lambda: agents.row_count == 1, "the sub-agent row")
         row = [getattr(c, "plain", str(c)) for c in agents.get_row_at(0)]
         assert row[:4] == ["Explore", "sonnet-4-5", "1", "$0.0005"]
-        flags = cells(app.dashboard.query_one(CallsTable), 0)[10]
-        assert flags == "agent"
+        assert cells(app.dashboard.query_one(CallsTable), 0)[1] == "↳ sonnet-4-5"
+        flags = cells(app.dashboard.query_one(CallsTable), 0)[9]
+        assert flags == "Explore"
         assert stat(app, "cost").note == "sub-agents $0.0005"
 
 
@@ -157,7 +158,7 @@ async def test_toasts_on_compaction_and_model_switch(claude_root: Path, prices: 
                                 ("Model switched", f"{SONNET} → {OPUS}")]
         table = app.dashboard.query_one(CallsTable)
         await wait_for(pilot, lambda: table.row_count == 2, "the new call's row")
-        flags = cells(table, 0)[10]
+        flags = cells(table, 0)[9]
         assert flags == "miss compact switch"
 
 

@@ -80,9 +80,10 @@ def test_session_switcher(snap_compare: Any, claude_root: Path, prices: PriceTab
     assert snap_compare(app, run_before=switcher, terminal_size=SIZE)
 
 
-@pytest.mark.parametrize("width", [80])
-def test_dashboard_narrow(snap_compare: Any, claude_root: Path, prices: PriceTable, width: int) -> None:
-    """The smallest terminal people run beside Claude Code: nothing may crash or vanish."""
+@pytest.mark.parametrize("size", [(80, 24), (100, 32)])
+def test_dashboard_small_terminals(snap_compare: Any, claude_root: Path, prices: PriceTable,
+                                   size: tuple[int, int]) -> None:
+    """80x24 is many terminals' default: calls must stay readable there."""
     files = rich_session(claude_root)
     app = SpendApp(files, [claude_root], prices, clock=FakeClock(RICH_LAST_CALL + 75), watch=False)
-    assert snap_compare(app, run_before=loaded, terminal_size=(width, 30))
+    assert snap_compare(app, run_before=loaded, terminal_size=size)

@@ -88,13 +88,17 @@ class SpendApp(App[dict[str, Any] | None]):
     Screen.-narrow #bottom { layout: vertical; }
     Screen.-narrow #calls { width: 1fr; }
     Screen.-narrow #agents { width: 1fr; min-width: 0; height: 6; }
-    Screen.-short Sparks { height: 3; }
-    Screen.-short SparkPanel { height: 3; }
+    Screen.-short Sparks, Screen.-short SparkPanel { height: 3; }
     Screen.-short SparkPanel Label { display: none; }
     Screen.-short SparkPanel Sparkline { height: 1; }
+    Screen.-tiny Sparks { display: none; }
+    Screen.-short HeaderStats, Screen.-short Stat, Screen.-tiny HeaderStats, Screen.-tiny Stat { height: 3; }
+    Screen.-tiny.-narrow #agents { height: 5; }
     """
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (36, "-tall")]
+    # 80x24 is still many terminals' default: below 30 rows the sparklines go, below 36 they
+    # shrink to one line and the headline boxes lose their second line
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-tiny"), (30, "-short"), (36, "-tall")]
     TITLE = "spendtui"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit and print the session summary"),

@@ -28,8 +28,9 @@ What the Claude Code session beside you costs, live, and why.
   call. *Next call* is what resending the current prompt costs while the cache is warm, and
   after it expires (the whole prompt written to the cache again).
 - **API calls**: newest first, with tokens by kind, context and cost. Flags: `miss` the
-  cache was rewritten, `compact` the first call after a compaction, `switch` a model switch,
-  `agent` a sub-agent's call. `ʰ` marks 1-hour cache writes.
+  cache was rewritten, `compact` the first call after a compaction, `switch` a model switch;
+  a sub-agent's calls show `↳` before the model and the agent's type as a flag.
+  `ʰ` marks 1-hour cache writes.
 - **Sub-agents**: one row per sub-agent that made calls.
 
 ## Keys

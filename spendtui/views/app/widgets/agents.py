@@ -40,7 +40,7 @@ class AgentsPanel(DataTable[Text | str]):
                 fmt.short_model(a.model),
                 Text(str(a.calls), justify="right"),
                 Text(fmt.usd(a.cost_pico), justify="right", style="bold"),
-                Text((a.description or "")[:40], style="dim"),
+                Text((a.description or "")[:24], style="dim"),
                 key=a.agent_id,
             )
         self.border_subtitle = f"{len(rows)} · {fmt.usd(total_pico)}" if rows else "none yet"

@@ -18,7 +18,7 @@ FLAG_STYLE = {
     live.FLAG_SUBAGENT: ("agent", "cyan"),
 }
 COLUMNS = (
-    ("time", "time"), ("who", "who"), ("model", "model"), ("tools", "tools"), ("input", "input"),
+    ("time", "time"), ("model", "model"), ("tools", "tools"), ("input", "input"),
     ("c.write", "cache_write"), ("c.read", "cache_read"), ("output", "output"), ("context", "context"),
     ("cost", "cost"), ("flags", "flags"),
 )
@@ -28,11 +28,14 @@ def row_key(row: CallRow) -> str:
     return f"{row.key[0]}|{row.key[1]}"
 
 
-def flags_text(flags: frozenset[str]) -> Text:
+def flags_text(flags: frozenset[str], agent_type: str | None = None) -> Text:
+    """Coloured short tags; a sub-agent's tag is its type when known (Explore, Plan...)."""
     out = Text()
     for flag in live.FLAGS:
         if flag in flags:
             label, style = FLAG_STYLE[flag]
+            if flag == live.FLAG_SUBAGENT and agent_type:
+                label = agent_type
             if out:
                 out.append(" ")
             out.append(label, style=style)
@@ -44,7 +47,6 @@ def _num(n: int) -> Text:
 
 
 def row_cells(row: CallRow) -> tuple[Text | str, ...]:
-    who = "main" if row.agent_id is None else (row.agent_type or row.agent_id[:10])
     tools = ",".join(row.tools)
     cost = Text(fmt.usd(row.cost_pico), justify="right", style="bold" if row.cost_pico else "dim")
     write = _num(row.cache_write)
@@ -52,11 +54,12 @@ def row_cells(row: CallRow) -> tuple[Text | str, ...]:
         write.append("ʰ", style="dim")  # 1-hour writes cost more: mark them
     return (
         fmt.clock_time(row.timestamp),
-        Text(who, style="dim" if row.agent_id is None else "cyan"),
-        fmt.short_model(row.model),
+        # sub-agent calls are indented under the main chain's
+        Text(fmt.short_model(row.model)) if row.agent_id is None else Text("↳ " + fmt.short_model(row.model),
+                                                                          style="cyan"),
         Text(tools[:28] + ("…" if len(tools) > 28 else ""), style="dim") if tools else Text("-", style="dim"),
         _num(row.input), write, _num(row.cache_read), _num(row.output), _num(row.context), cost,
-        flags_text(row.flags),
+        flags_text(row.flags, row.agent_type),
     )
 
 
