@@ -119,7 +119,7 @@ def main() -> None:
     proc.wait(10)
 
     def pct(p: float) -> float:
-        return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))] if lat else float("nan")
+        return lat[min(len(lat) - 1, round(p / 100 * (len(lat) - 1)))] if lat else float("nan")
 
     mode = "polling" if args.poll else "native events"
     text = "\n".join([

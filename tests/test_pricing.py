@@ -4,7 +4,7 @@ prices (/work/shared/reference/pricing.md), never from the code under test."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -628,3 +628,24 @@ def test_override_can_drop_the_long_context_premium(tmp_path, monkeypatch):
                                               Usage(input_tokens=300_000))
     assert c.rule == "override" and not c.long_context
     assert c.total_pico == pico(per_mtok("3", 300_000))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    model=st.sampled_from(["claude-sonnet-4-5-20250929", "claude-opus-4-6", "claude-haiku-4-5-20251001",
+                           "claude-sonnet-4-6", "claude-opus-4-1", "claude-3-5-haiku-20241022", "claude-opus-4-9"]),
+    day=st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 1, 1)),
+    inp=st.integers(0, 400_000), out=st.integers(0, 64_000), w5=st.integers(0, 300_000),
+    w1=st.integers(0, 300_000), rd=st.integers(0, 900_000), ws=st.integers(0, 5),
+    speed=st.sampled_from([None, "fast", "standard"]), geo=st.sampled_from([None, "us", "", "global"]),
+)
+def test_integer_fast_path_equals_the_general_rules(model, day, inp, out, w5, w1, rd, ws, speed, geo) -> None:
+    """cost() takes an integer shortcut for the common call; it must agree with the
+    Decimal path that applies every rule, on any usage, model and date."""
+    table = PriceTable.embedded()
+    u = Usage(input_tokens=inp, output_tokens=out, cache_creation_input_tokens=w5 + w1,
+              cache_read_input_tokens=rd, ephemeral_5m_input_tokens=w5, ephemeral_1h_input_tokens=w1,
+              web_search_requests=ws, speed=speed, inference_geo=geo)
+    m, rule = table.resolve(model, day)
+    assert m is not None
+    assert table.cost(model, u, day) == table._cost_general(m, rule, day, u)

@@ -748,6 +748,33 @@ class PriceTable:
             return None, "unknown"
         return self._entry_for(key, _utc_date(when)), rule
 
+    def _prepare(self, model_id: str, day: date) -> tuple[Any, str, Any, Any, int]:
+        """Resolve once per (model, day) and precompute integer pico-per-token rates.
+
+        A rate is usable by the fast path only when it is a whole number of
+        pico-dollars per token (any price with at most 6 decimals per MTok); the
+        long-context rates only when the premium applies on that day.
+        """
+        m, rule = self.resolve(model_id, day)
+        if m is None:
+            return None, rule, None, None, 0
+
+        def ints(r: Rates) -> tuple[int, ...] | None:
+            vals = [_CTX.multiply(v, Decimal(_PICO_PER_TOKEN)) for v in
+                    (r.input, r.output, r.cache_write_5m, r.cache_write_1h, r.cache_read)]
+            if any(v != v.to_integral_value() for v in vals):
+                return None
+            return tuple(int(v) for v in vals)
+
+        base = ints(m.base)
+        long = ints(m.long_context) if m.long_context is not None and m.long_context_on(day) else None
+        if m.long_context is not None and m.long_context_on(day) and long is None:
+            base = None  # premium rates not whole: let the general path price it
+        search = _CTX.multiply(m.web_search_usd, Decimal(PICO))
+        if search != search.to_integral_value():
+            base = None
+        return m, rule, base, long, int(search)
+
     def context_window(self, model_id: str) -> int | None:
         """The model's window in tokens; a ``[1m]`` suffix means 1,000,000; None if unknown."""
         if isinstance(model_id, str) and _ONE_M.search(model_id):
@@ -766,16 +793,30 @@ class PriceTable:
         day = _utc_date(when)
         hit = self._resolved.get((model_id, day))
         if hit is None:
-            hit = self._resolved[(model_id, day)] = self.resolve(model_id, day)
-        m, rule = hit
+            hit = self._resolved[(model_id, day)] = self._prepare(model_id, day)
+        m, rule, base_int, long_int, search_pico = hit
         if m is None:
             return Cost.unknown()
-
-        # Cache writes by TTL. Usage.from_json keeps 5m + 1h == cache_creation; for a Usage
-        # built by hand, creation not covered by the breakdown is a 5-minute write (the API
-        # default TTL) and a breakdown larger than the total wins (it is what was billed).
+        # Fast path, exact: whole pico-dollars per token, no multiplier (the common call).
         w1h = usage.ephemeral_1h_input_tokens
         w5m = max(usage.cache_creation_input_tokens - w1h, usage.ephemeral_5m_input_tokens)
+        if base_int is not None and usage.speed != "fast" and (usage.inference_geo or "").lower() != "us":
+            prompt = usage.input_tokens + w5m + w1h + usage.cache_read_input_tokens
+            long_ctx = long_int is not None and prompt > m.long_context_threshold
+            ri, ro, r5, r1, rr = long_int if long_ctx else base_int
+            parts = (usage.input_tokens * ri, usage.output_tokens * ro, w5m * r5, w1h * r1,
+                     usage.cache_read_input_tokens * rr, usage.web_search_requests * search_pico)
+            return Cost(sum(parts), *parts, True, m.key, rule, long_ctx, False, False)
+        return self._cost_general(m, rule, day, usage)
+
+    def _cost_general(self, m: ModelPrice, rule: str, day: date, usage: Usage) -> Cost:
+        """Every rule with Decimal arithmetic: multipliers, rates that are not whole pico."""
+        w1h = usage.ephemeral_1h_input_tokens
+        w5m = max(usage.cache_creation_input_tokens - w1h, usage.ephemeral_5m_input_tokens)
+
+        # Cache writes by TTL (w5m/w1h above). Usage.from_json keeps 5m + 1h == cache_creation;
+        # for a Usage built by hand, creation not covered by the breakdown is a 5-minute write
+        # (the API default TTL) and a breakdown larger than the total wins (it is what was billed).
         prompt = usage.input_tokens + w5m + w1h + usage.cache_read_input_tokens
 
         fast = usage.speed == "fast" and m.fast_multiplier is not None

@@ -55,6 +55,43 @@ class Usage:
         ones (negative, strings that are not digits, null where a number must be)
         make the whole line untrustworthy, so we refuse it rather than guess.
         """
+        if type(raw) is dict:
+            fast = cls._from_plain(raw)
+            if fast is not None:
+                return fast
+        return cls._from_json_checked(raw)
+
+    @classmethod
+    def _from_plain(cls, raw: dict[str, Any]) -> Usage | None:
+        """The usual shape (plain ints, a complete breakdown), built with few checks;
+        None sends anything else through the careful path."""
+        g = raw.get
+        inp, out = g("input_tokens", 0), g("output_tokens", 0)
+        cc, cr = g("cache_creation_input_tokens", 0), g("cache_read_input_tokens", 0)
+        b = g("cache_creation")
+        if b is None:
+            e5, e1 = cc, 0
+        elif type(b) is dict:
+            e5, e1 = b.get("ephemeral_5m_input_tokens", 0), b.get("ephemeral_1h_input_tokens", 0)
+        else:
+            return None
+        stu = g("server_tool_use")
+        ws = wf = 0
+        if stu is not None:
+            if type(stu) is not dict:
+                return None
+            ws, wf = stu.get("web_search_requests", 0), stu.get("web_fetch_requests", 0)
+        for v in (inp, out, cc, cr, e5, e1, ws, wf):
+            if type(v) is not int or not 0 <= v <= _MAX_TOKENS:
+                return None
+        if b is not None and e5 + e1 != cc:
+            return None  # an old inconsistent breakdown: the careful path reconciles it
+        sp, geo, tier = g("speed"), g("inference_geo"), g("service_tier")
+        return cls(inp, out, cc, cr, e5, e1, ws, wf, sp if type(sp) is str else None,
+                   geo if type(geo) is str else None, tier if type(tier) is str else None)
+
+    @classmethod
+    def _from_json_checked(cls, raw: Any) -> Usage:
         if not isinstance(raw, dict):
             raise UsageError("usage is not an object")
 
