@@ -193,7 +193,7 @@ class SessionOrder:
 COPY_JUMP_SECONDS = 0.25  # a record this much older than one written before it is a copy
 
 
-def _timestamps_jump_back(path: Path, max_lines: int = 200) -> bool:
+def _timestamps_jump_back(path: Path, max_lines: int = 40) -> bool:
     """Does the file start with records older than ones written before them?
 
     A fork (``--fork-session``, Claude Code 2.1) writes its own first records
