@@ -143,6 +143,7 @@ class ContextAnalyzer:
         self.turn = 0
         self.segment = 0
         self.records = 0
+        self.observed_baseline: int | None = None
         self.entrypoint: str | None = None
         self.first_prompt_est: float | None = None
         self.model_probes: list[datetime | None] = []
@@ -162,6 +163,7 @@ class ContextAnalyzer:
         self._read_partial: dict[str, bool] = {}
         self._tool_items: dict[str, Item] = {}
         self._agent_seen_calls: set[tuple[str, str]] = set()
+        self._growth: list[tuple[int, float, int] | None] = []  # per main call, vs the previous one
 
         from spendtui.core.context.advisor import Advisor
 
@@ -556,11 +558,20 @@ class ContextAnalyzer:
                                   self.memory_mtimes() if self._may_miss(call, prev) else None)
         if miss is not None:
             self.misses_by_key[call.key] = miss
+        read = call.usage.cache_read_input_tokens
+        if (self.observed_baseline is None and 0 < read < c.prompt and self.main and call.model == self.main[0].model
+                and (self._events.compaction or (miss is not None and miss.reason == "system_or_memory_changed"))):
+            # the system + tools prefix read back on its own: the baseline, measured
+            self.observed_baseline = read
         hidden_changed = miss is not None and miss.reason in ("system_or_memory_changed", "tools_changed")
+        growth: tuple[int, float, int] | None = None
         if (prev_comp is not None and prev_comp.segment == c.segment and not self._events.rewind
-                and not self._events.compaction and prev_comp.model == c.model and not hidden_changed):
-            # the growth between two calls is known exactly: one calibration pair
-            self.calibration.add(c.prompt - prev_comp.prompt, c.est - prev_comp.est, c.exact - prev_comp.exact)
+                and not self._events.compaction and prev_comp.model == c.model):
+            growth = (c.prompt - prev_comp.prompt, c.est - prev_comp.est, c.exact - prev_comp.exact)
+            if not hidden_changed:
+                # the growth between two calls is known exactly: one calibration pair
+                self.calibration.add(*growth[:2], growth[2])
+        self._growth.append(growth)
         self._events = Events()
         self.compositions[call.key] = c
         self.main.append(c)
@@ -613,6 +624,8 @@ class ContextAnalyzer:
 
     def baseline(self) -> float | None:
         """System prompt + tool definitions: the first call's prompt minus its messages."""
+        if self.observed_baseline is not None:
+            return float(self.observed_baseline)
         if not self.main:
             return None
         first = self.main[0]
@@ -621,19 +634,50 @@ class ContextAnalyzer:
     def calibrated(self, c: CallComposition) -> float:
         return (self.baseline() or 0.0) + c.calibrated(self.ratio)
 
+    def _residual(self, g: tuple[int, float, int] | None) -> float:
+        """Growth the transcript does not explain (a reminder Claude Code appended to a tool
+        result, a changed memory file): zero for pairs the calibration counts as noise."""
+        if g is None:
+            return 0.0
+        real, est, exact = g
+        rem = real - exact
+        lo, hi = self.calibration.band()
+        if est >= 8 and rem > 0 and lo <= rem / est <= hi:
+            return 0.0
+        return rem - self.ratio * est
+
+    def hidden_tokens(self, c: CallComposition) -> float:
+        """Unlogged content in a call's context, summed over its segment so far."""
+        total = 0.0
+        i = c.index
+        while i >= 0 and self._growth[i] is not None:
+            total += self._residual(self._growth[i])
+            i -= 1
+        return total
+
     def estimate_errors(self) -> list[float]:
-        """Per main call: (baseline + calibrated messages) / measured - 1, before any scaling."""
+        """Per main call: (baseline + calibrated messages + hidden) / measured - 1, before scaling."""
         b = self.baseline() or 0.0
         r = self.ratio
-        return [(b + c.calibrated(r)) / c.prompt - 1 for c in self.main if c.prompt > 0]
+        out = []
+        hidden = 0.0
+        for c, g in zip(self.main, self._growth, strict=True):
+            hidden = hidden + self._residual(g) if g is not None else 0.0
+            if c.prompt > 0:
+                out.append((b + c.calibrated(r) + hidden) / c.prompt - 1)
+        return out
 
     def parts_for(self, c: CallComposition) -> tuple[dict[str, int], float]:
-        """Calibrated parts of a call, scaled to add up to its measured prompt; and the scale."""
+        """Calibrated parts of a call, scaled to add up to its measured prompt; and the scale.
+
+        Unlogged reminders (``hidden_tokens``) count as attachments: that is what they are.
+        """
         r = self.ratio
         b = min(float(c.prompt), self.baseline() or 0.0)
         raw = {cat: 0.0 for cat in comp_mod.MESSAGE_CATEGORIES}
         for cat, (est, exact) in c.cats.items():
             raw[cat] = raw.get(cat, 0.0) + exact + r * est
+        raw["attachments"] += max(0.0, self.hidden_tokens(c))
         msg_total = sum(raw.values())
         target = c.prompt - round(b)
         scaled = scale_parts(raw, max(0, target))

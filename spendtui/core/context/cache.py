@@ -171,9 +171,10 @@ class CacheAnalyzer:
             elif b and read <= b + tol:
                 reason = "system_or_memory_changed"
                 changed = list(ev.memory_edits)
-                if memory_mtimes and prev.timestamp is not None and call.timestamp is not None:
-                    lo, hi = prev.timestamp.timestamp(), call.timestamp.timestamp()
-                    changed += [p for p, m in memory_mtimes if lo <= m <= hi and p not in changed]
+                if memory_mtimes and prev.timestamp is not None:
+                    # modified after the previous call (perhaps again later: a file keeps one mtime)
+                    lo = prev.timestamp.timestamp()
+                    changed += [p for p, m in memory_mtimes if m >= lo and p not in changed]
                 if changed:
                     evidence["cause"] = "memory file changed"
                     evidence["files"] = changed

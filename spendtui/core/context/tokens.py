@@ -16,7 +16,6 @@ when the caller opts in *and* ``ANTHROPIC_API_KEY`` is set (see ``ApiTokenCounte
 from __future__ import annotations
 
 import base64
-import bisect
 import hashlib
 import math
 import os
@@ -234,21 +233,28 @@ def reset_default_estimator() -> None:
 # ------------------------------------------------------------------ calibration
 @dataclass(slots=True)
 class Calibration:
-    """real = exact + ratio x estimate, with ratio the weighted median of pair ratios.
+    """real = exact + ratio x estimate, fitted on call-to-call growth.
 
     Each pair is the growth between two consecutive main-chain calls of one
     context segment: ``delta_real`` (exact, from usage), the part of it counted
-    exactly (``delta_exact``, e.g. images or count_tokens results) and the
-    estimated rest. Weighting by the estimated size lets big, informative deltas
-    dominate while a median ignores the few pairs distorted by hidden content.
+    exactly (``delta_exact``: images, count_tokens results) and the estimated
+    rest. The fit is robust in two steps: the weighted median of the pair ratios
+    (weights = estimated size, so big informative deltas dominate) locates the
+    ratio; pairs further than ``TRIM`` from it (hidden content such as a re-sent
+    CLAUDE.md or a harness reminder) are dropped; the ratio is then total real
+    growth over total estimated growth of the kept pairs, so the estimate of the
+    whole context does not drift when different kinds of content (tool results,
+    replies) have slightly different ratios.
     """
 
+    TRIM = 1.5
+
     prior: float = 1.0
-    _ratios: list[float] = field(default_factory=list)  # sorted
-    _weights: dict[float, float] = field(default_factory=dict)
-    total_weight: float = 0.0
+    _pairs: list[tuple[float, float, float]] = field(default_factory=list)  # (ratio, real, est)
+    _cached: float | None = None
     pairs: int = 0
     rejected: int = 0
+    kept: int = 0
 
     def add(self, delta_real: int, delta_est: float, delta_exact: int = 0) -> bool:
         """Record one pair; returns False when it carries no usable information."""
@@ -260,29 +266,46 @@ class Calibration:
         if not RATIO_BOUNDS[0] <= r <= RATIO_BOUNDS[1]:
             self.rejected += 1
             return False
-        if r not in self._weights:
-            bisect.insort(self._ratios, r)
-            self._weights[r] = 0.0
-        self._weights[r] += delta_est
-        self.total_weight += delta_est
+        self._pairs.append((r, float(remaining), float(delta_est)))
         self.pairs += 1
+        self._cached = None
         return True
+
+    def median(self) -> float:
+        if not self._pairs:
+            return self.prior
+        ordered = sorted(self._pairs)
+        half = sum(p[2] for p in ordered) / 2
+        acc = 0.0
+        for r, _, est in ordered:
+            acc += est
+            if acc >= half:
+                return r
+        return ordered[-1][0]
+
+    def band(self) -> tuple[float, float]:
+        """Pair ratios inside this range are estimation noise; outside, hidden content."""
+        m = self.median()
+        return m / self.TRIM, m * self.TRIM
 
     @property
     def ratio(self) -> float:
-        if not self._ratios:
-            return self.prior
-        half = self.total_weight / 2
-        acc = 0.0
-        for r in self._ratios:
-            acc += self._weights[r]
-            if acc >= half:
-                return r
-        return self._ratios[-1]
+        if self._cached is None:
+            if not self._pairs:
+                return self.prior
+            m = self.median()
+            kept = [(real, est) for r, real, est in self._pairs if m / self.TRIM <= r <= m * self.TRIM]
+            self.kept = len(kept)
+            est = sum(e for _, e in kept)
+            self._cached = sum(r for r, _ in kept) / est if est > 0 else m
+        return self._cached
 
     @property
     def method(self) -> str:
-        return f"weighted median of {self.pairs} call-to-call ratios" if self.pairs else "prior"
+        if not self.pairs:
+            return "prior"
+        _ = self.ratio
+        return f"growth ratio over {self.kept} of {self.pairs} call-to-call pairs (median-trimmed)"
 
 
 def scale_parts(parts: Mapping[str, float], total: int) -> dict[str, int]:
