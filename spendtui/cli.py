@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"spendtui {__version__}")
     p.add_argument("--session", help="session id, id prefix or transcript path to show")
     p.add_argument("--project", help="prefer sessions of this project folder")
+    p.add_argument("--poll", action="store_true",
+                   help="poll for changes instead of native file events (network mounts, WSL)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("sessions", parents=[common], help="list sessions with their cost")
@@ -350,6 +352,30 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    """The live dashboard; on quit, the session summary is printed (and saved by the app)."""
+    files: SessionFiles | None = None
+    try:
+        sessions = discover(_claude_dirs(args))
+        files = _resolve_session(args.session, sessions, args.project)
+    except NoClaudeDataError:
+        files = None  # the app shows where it looked and keeps looking
+    except LookupError as e:
+        _err(str(e))
+        return EXIT_USAGE
+    if files is None and args.session:
+        _err(f"no session matches {args.session!r}")
+        return EXIT_NOT_FOUND
+    from spendtui.views.app import run_app
+    from spendtui.views.report import print_summary
+
+    summary = run_app(files, claude_dirs=_claude_dirs(args), prices=_prices(),
+                      force_polling=True if args.poll else None)
+    if summary:
+        print_summary(summary)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -369,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return cmd_export(args)
         if args.command is None:
-            return cmd_summary(argparse.Namespace(**{**vars(args), "json": False, "top": 5}))
+            return cmd_app(args)
     except BrokenPipeError:
         # `spendtui sessions | head`: the reader left; not an error
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -34,6 +34,8 @@ def money(v: float | None, unknown: str = "unknown") -> str:
         return f"${v:,.2f}"
     if v == 0:
         return "$0"
+    if abs(v) < 0.00005:
+        return "<$0.0001"
     return f"${v:.4f}"
 
 
@@ -144,7 +146,8 @@ def summary_renderable(s: dict[str, Any], width: int = 120) -> Group:
         cost_line += f"  [yellow]+ unknown ({', '.join(s['unpriced_models'])} not priced)[/]"
     head.add_row("cost", cost_line)
     head.add_row("calls", f"{s['api_calls']} API calls ({s['main_api_calls']} main, "
-                          f"{s['api_calls'] - s['main_api_calls']} sub-agent) in {s.get('turns', 0)} turns")
+                          f"{s['api_calls'] - s['main_api_calls']} sub-agent) in {s.get('turns', 0)} "
+                          f"turn{'' if s.get('turns', 0) == 1 else 's'}")
     if s.get("copied_api_calls"):
         head.add_row("fork", f"{s['copied_api_calls']} calls copied from "
                              f"{s.get('forked_from') or 'an earlier session'} (billed there)")
