@@ -333,3 +333,17 @@ def test_activity_tracker_len(n: int) -> None:
     for t in itertools.islice(itertools.count(0, 10), n):
         tr.add(float(t))
     assert len(tr) == n and tr.seconds == 10 * max(0, n - 1)
+
+
+def test_notices_name_what_happened() -> None:
+    from spendtui.core.follow import Event
+    from spendtui.core.model import Compaction
+
+    ev = Event("compaction", Compaction("manual", 15_808, None, None, None), "s1")
+    assert live.notice_for(ev) == live.Notice("compaction", "Context compacted", "manual: 15.8K tokens summarised")
+    ev = Event("compaction", Compaction("auto", 170_251, 9_000, None, None), "s1")
+    assert live.notice_for(ev).message == "auto: 170.3K → 9.0K tokens"  # type: ignore[union-attr]
+    assert live.notice_for(Event("compaction", Compaction("auto", 5, None, None, None, micro=True), "s1")) is None
+    ev = Event("reset", {"file": "/x/s1.jsonl", "why": "truncated"}, "s1")
+    assert live.notice_for(ev) == live.Notice("reset", "Transcript re-read", "s1.jsonl was truncated", "warning")
+    assert live.notice_for(Event("turn", None, "s1")) is None

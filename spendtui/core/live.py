@@ -346,6 +346,8 @@ def _short(n: int | None) -> str:
 def notice_for(ev: Event) -> Notice | None:
     p = ev.payload
     if ev.kind == "compaction" and isinstance(p, Compaction) and not p.micro:
+        if p.post_tokens is None:
+            return Notice("compaction", "Context compacted", f"{p.trigger}: {_short(p.pre_tokens)} tokens summarised")
         return Notice("compaction", "Context compacted",
                       f"{p.trigger}: {_short(p.pre_tokens)} → {_short(p.post_tokens)} tokens")
     if ev.kind == "model_switch" and isinstance(p, ModelSwitch):

@@ -351,3 +351,20 @@ def asyncio_time() -> float:
     import asyncio
 
     return asyncio.get_running_loop().time()
+
+
+async def test_cursor_on_the_newest_row_follows_new_calls(claude_root: Path, prices: PriceTable) -> None:
+    files = make_session(claude_root, [*HEAD, assistant("m2", "r2", usage(5, 5, cr=1010), model=SONNET,
+                                                        when=ts(0, 1))])
+    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.updates > 0, "the first paint")
+        table = app.dashboard.query_one(CallsTable)
+        assert table.cursor_row == 0
+        append_jsonl(files.main, [assistant("m3", "r3", usage(5, 5, cr=1020), model=SONNET, when=ts(0, 2))])
+        await wait_for(pilot, lambda: table.row_count == 3, "the third call")
+        assert table.cursor_row == 0 and cells(table, 0)[0] == "12:02:00"  # tail mode
+        table.move_cursor(row=1)
+        append_jsonl(files.main, [assistant("m4", "r4", usage(5, 5, cr=1030), model=SONNET, when=ts(0, 3))])
+        await wait_for(pilot, lambda: table.row_count == 4, "the fourth call")
+        assert table.cursor_row == 2 and cells(table, 2)[0] == "12:01:00"  # stays on the call it was on

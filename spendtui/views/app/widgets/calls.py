@@ -90,7 +90,9 @@ class CallsTable(DataTable[Text | str]):
                         self.update_cell(row_key(new), col, value)
             self._rows = rows
             return
-        selected = self._rows[self.cursor_row].key if self._rows and 0 <= self.cursor_row < len(self._rows) else None
+        # a cursor on the newest row follows new calls (tail mode); elsewhere it stays on its call
+        selected = (self._rows[self.cursor_row].key if self._rows and 0 < self.cursor_row < len(self._rows)
+                    else None)
         self.clear()
         for r in rows:
             self.add_row(*row_cells(r), key=row_key(r))
