@@ -269,7 +269,19 @@ def cmd_statusline(args: argparse.Namespace) -> int:
             from spendtui.core.loader import load_session
 
             model = load_session(files, _pricer(prices))
-        print(render(model, prices, hook))
+        budget = None
+        from spendtui.core.config import load_config
+
+        cfg = load_config()
+        if cfg.get("budget"):
+            from spendtui.core.budget import tracker_from_config
+            from spendtui.core.statusline import budget_part
+
+            tracker = tracker_from_config(cfg, _claude_dirs(args), _pricer(prices), notify=False, cache=cache)
+            if tracker is not None:
+                tracker.track(model)
+                budget = budget_part(tracker.states())
+        print(render(model, prices, hook, budget=budget))
     except Exception as e:  # any failure: see the docstring
         print(f"spendtui: {type(e).__name__}")
     return EXIT_OK

@@ -74,3 +74,16 @@ def test_cli_never_fails_loudly(stdin: str, monkeypatch: pytest.MonkeyPatch,
     assert main(["statusline"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("spendtui: ") and out.count("\n") == 1
+
+
+def test_budget_in_the_line(transcript: Path, monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[budget]\nsession_usd = 0.5\n")
+    monkeypatch.setenv("SPENDTUI_CONFIG", str(cfg))
+    hook = {"session_id": "s1", "transcript_path": str(transcript)}
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(hook)))
+    assert main(["statusline", "--claude-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    # $0.230 of a $0.50 session budget
+    assert out.rstrip().endswith(" · session 46% of $0.500")

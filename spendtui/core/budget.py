@@ -227,6 +227,7 @@ class SpendHistory:
         since: datetime,
         tz: tzinfo | None = None,
         now: float | None = None,
+        cache: Any = None,
     ) -> SpendHistory:
         """Index every session written since ``since`` (older files cannot hold newer calls).
 
@@ -253,7 +254,7 @@ class SpendHistory:
             if idx.by_day or idx.recent:
                 hist.sessions[model.session_id] = idx
 
-        load_all(recent, pricer, on_session=keep)
+        load_all(recent, pricer, on_session=keep, cache=cache)
         return hist
 
 
@@ -462,6 +463,7 @@ def tracker_from_config(
     notify: bool = True,
     tz: tzinfo | None = None,
     now: float | None = None,
+    cache: Any = None,
 ) -> BudgetTracker | None:
     """The tracker for the config plus flags, with history read when a day/month budget needs it."""
     budgets = Budgets.from_config(cfg).override(session_usd, daily_usd, monthly_usd)
@@ -471,5 +473,6 @@ def tracker_from_config(
     history = None
     if budgets.needs_history:
         scope = "month" if budgets.month_pico is not None else "day"
-        history = SpendHistory.load(claude_dirs, pricer, period_start(scope, now, tz), tz=tz, now=now)
+        history = SpendHistory.load(claude_dirs, pricer, period_start(scope, now, tz), tz=tz, now=now,
+                                    cache=cache)
     return BudgetTracker(budgets, history, tz=tz, notify=notify)

@@ -53,8 +53,17 @@ def _short_model(model_id: str | None, display: str | None) -> str:
     return f"{family} {'.'.join(digits)}".strip()
 
 
+def budget_part(states: list[Any]) -> str | None:
+    """The budget nearest its limit, e.g. "day 82% of $20.00" (from BudgetTracker.states())."""
+    if not states:
+        return None
+    worst = max(states, key=lambda s: s.ratio)
+    mark = "!" if worst.ratio >= 1 else ""
+    return f"{mark}{worst.scope} {100 * worst.ratio:.0f}% of {_money(worst.budget_pico)}"
+
+
 def render(model: SessionModel, prices: Any, hook: dict[str, Any], now: float | None = None,
-           advice: str | None = None) -> str:
+           advice: str | None = None, budget: str | None = None) -> str:
     """The status line text (plain; Claude Code shows it dimmed)."""
     now = time.time() if now is None else now
     m = hook.get("model") if isinstance(hook.get("model"), dict) else {}
@@ -75,6 +84,8 @@ def render(model: SessionModel, prices: Any, hook: dict[str, Any], now: float | 
             parts.append(f"cache cold (+{_money(ci.penalty_pico)} next)")
         else:
             parts.append("cache cold")
+    if budget:
+        parts.append(budget)
     if advice:
         parts.append(advice)
     return " · ".join(parts)
