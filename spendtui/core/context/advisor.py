@@ -62,7 +62,7 @@ PLAN_MARGIN = 1.2
 
 
 def usd(pico: int | float) -> float:
-    return round(float(pico) / PICO, 6)
+    return round(float(pico) / PICO, 9)
 
 
 def money(pico: int | float) -> str:
@@ -112,7 +112,7 @@ class Advice:
             "kind": self.kind,
             "key": self.key,
             "message": self.message,
-            "saving_usd": round(self.saving_usd, 6),
+            "saving_usd": round(self.saving_usd, 9),
             "evidence": self.evidence,
             "first_seen": self.first_seen.isoformat().replace("+00:00", "Z") if self.first_seen else None,
         }

@@ -67,9 +67,9 @@ class Avoidable:
         return f"${spent:,.2f} spent; about ${total:,.2f} of it avoidable ({100 * total / spent:.0f} %): {detail}"
 
     def to_dict(self) -> dict[str, object]:
-        return {"spent_usd": round(self.spent_pico / PICO, 6),
-                "avoidable_usd": round(self.total_pico / PICO, 6),
-                "by_category": {CATEGORIES[k]: round(max(0, v) / PICO, 6) for k, v in self.by_category.items()},
+        return {"spent_usd": round(self.spent_pico / PICO, 9),
+                "avoidable_usd": round(self.total_pico / PICO, 9),
+                "by_category": {CATEGORIES[k]: round(max(0, v) / PICO, 9) for k, v in self.by_category.items()},
                 "headline": self.headline()}
 
 
