@@ -6,7 +6,8 @@ Data flow (see ../shared/reference/textual-practices.md, section b):
   ``watch_loop``; after each poll it folds the events into a ``LiveStats`` and
   posts one ``LiveUpdate`` carrying an immutable snapshot plus any toasts;
 * the UI keeps only the newest snapshot and a dirty flag, and repaints from a
-  0.1 s interval, so a burst of appends costs at most ten repaints a second;
+  single 0.1 s timer armed by the first update of a burst, so a burst of appends
+  costs at most ten repaints a second and an idle app has no redraw timer at all;
 * the model is only ever touched under ``self.model_lock`` (the worker's polls,
   and the exit summary), never by widgets.
 """
@@ -26,6 +27,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from spendtui.core.config import data_dir
@@ -136,6 +138,7 @@ class SpendApp(App[dict[str, Any] | None]):
         self.updates = 0
         """How many snapshots were painted (tests wait on it)."""
         self._dirty = False
+        self._redraw_timer: Timer | None = None
         self._quitting = False
 
     # ----------------------------------------------------------- screens
@@ -147,7 +150,6 @@ class SpendApp(App[dict[str, Any] | None]):
         return cast(DashboardScreen, self.screen_stack[0])
 
     def on_mount(self) -> None:
-        self.set_interval(REDRAW_SECONDS, self._flush, name="redraw")
         if self.files is None:
             self._show_no_session()
         else:
@@ -207,9 +209,21 @@ class SpendApp(App[dict[str, Any] | None]):
             self._toast(n)
         if message.initial:
             self._flush()
+        self._arm_redraw()
+
+    def _arm_redraw(self) -> None:
+        """One pending timer at most: a burst of updates costs one paint per 0.1 s, and an
+        idle app has no timer waking it up (idle CPU stays near zero)."""
+        if self._dirty and self._redraw_timer is None:
+            self._redraw_timer = self.set_timer(REDRAW_SECONDS, self._redraw, name="redraw")
+
+    def _redraw(self) -> None:
+        self._redraw_timer = None
+        self._flush()
+        self._arm_redraw()  # still dirty: the dashboard was not ready yet
 
     def _flush(self) -> None:
-        """Paint the newest snapshot if it changed; called from a 0.1 s interval."""
+        """Paint the newest snapshot if it changed since the last paint."""
         if not self._dirty or self.snapshot is None:
             return
         snap = self.snapshot
@@ -217,7 +231,7 @@ class SpendApp(App[dict[str, Any] | None]):
             with self.batch_update():
                 self.dashboard.show(snap)
         except NoMatches:
-            return  # the dashboard is still composing its panels: try again next tick
+            return  # the dashboard is still composing its panels: the armed timer retries
         self._dirty = False
         title = f" · {snap.title}" if snap.title else ""
         self.sub_title = f"{snap.session_id[:8]} · {snap.project or '?'}{title}"
