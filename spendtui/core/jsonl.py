@@ -89,6 +89,8 @@ class LineReader:
     identity: FileIdentity | None = None
     pending: int = 0  # bytes of an incomplete last line seen at the last read
     oversized: int = 0  # lines dropped for exceeding MAX_LINE
+    # line numbers of dropped lines not yet reported; the caller drains the list
+    dropped: list[int] = field(default_factory=list, repr=False)
     _skip_to_newline: bool = field(default=False, repr=False)
     # the last line was handed out without its newline (final=True); if the
     # writer adds it later, it ends that line rather than starting a new one
@@ -159,6 +161,7 @@ class LineReader:
                     if held > MAX_LINE:
                         # A monster line: drop it rather than hold it in memory.
                         self.oversized += 1
+                        self.dropped.append(self.lineno + 1)
                         pos += held
                         self.offset = pos
                         pieces, held = [], 0
@@ -179,6 +182,7 @@ class LineReader:
                     if line and not line.isspace():
                         if len(line) > MAX_LINE:
                             self.oversized += 1
+                            self.dropped.append(self.lineno)
                             continue
                         yield self.lineno, line
                 if tail:

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from spendtui.core import jsonl
 from spendtui.core.jsonl import LineReader, parse_line
 from spendtui.core.model import CallKey, SessionModel, Source, parse_ts
 from spendtui.core.paths import SessionFiles, scan_project
@@ -45,11 +46,27 @@ class SessionReaders:
         return hit[0]
 
 
+def _too_long() -> str:
+    limit = jsonl.MAX_LINE
+    size = f"{limit >> 20} MiB" if limit >= 1 << 20 and limit % (1 << 20) == 0 else f"{limit:,} bytes"
+    return f"line longer than {size} (not read)"
+
+
+def _report_dropped(model: SessionModel, reader: LineReader, src: Source) -> None:
+    """Lines the reader dropped unread for their size still count as skipped lines."""
+    if reader.dropped:
+        for lineno in reader.dropped:
+            model.skip(src, lineno, _too_long())
+        reader.dropped.clear()
+
+
 def feed_file(model: SessionModel, reader: LineReader, src: Source, final: bool = True) -> int:
     """Ingest every complete new line of one file; returns the number of lines read."""
     n = 0
     try:
         for lineno, raw in reader.read_lines(final=final):
+            if reader.dropped:
+                _report_dropped(model, reader, src)
             n += 1
             obj, err = parse_line(raw)
             if obj is None:
@@ -59,6 +76,7 @@ def feed_file(model: SessionModel, reader: LineReader, src: Source, final: bool 
                 model.ingest(obj, src, lineno)
             except Exception as e:
                 model.skip(src, lineno, f"record not understood ({type(e).__name__}: {e})")
+        _report_dropped(model, reader, src)
     except FileNotFoundError:
         model.skip(src, 0, "file disappeared while reading")
     except OSError as e:
