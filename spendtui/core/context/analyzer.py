@@ -119,7 +119,7 @@ class ContextAnalyzer:
         self.prices = prices
         self.estimator = estimator or default_estimator()
         self.counter = token_counter if token_counter is not None else ApiTokenCounter.create(exact_counts)
-        self.calibration = Calibration(prior=PRIOR_RATIO.get(self.estimator.name, 1.1))
+        self.calibration = Calibration(prior=PRIOR_RATIO.get(self.estimator.name, 1.0))
         self._memory = memory
         self._read_memory = read_memory
         self._home = home
@@ -558,11 +558,7 @@ class ContextAnalyzer:
                                   self.memory_mtimes() if self._may_miss(call, prev) else None)
         if miss is not None:
             self.misses_by_key[call.key] = miss
-        read = call.usage.cache_read_input_tokens
-        if (self.observed_baseline is None and 0 < read < c.prompt and self.main and call.model == self.main[0].model
-                and (self._events.compaction or (miss is not None and miss.reason == "system_or_memory_changed"))):
-            # the system + tools prefix read back on its own: the baseline, measured
-            self.observed_baseline = read
+        self._observe_baseline(call, c, miss)
         hidden_changed = miss is not None and miss.reason in ("system_or_memory_changed", "tools_changed")
         growth: tuple[int, float, int] | None = None
         if (prev_comp is not None and prev_comp.segment == c.segment and not self._events.rewind
@@ -579,6 +575,19 @@ class ContextAnalyzer:
         self.last_files = {p: (s.est, s.exact) for p, s in self.ledger.files.items()}
         self._last_call_node = rec.get("uuid")
         self.advisor.on_main_call(call, c, miss)
+
+    def _observe_baseline(self, call: ApiCall, c: CallComposition, miss: Miss | None) -> None:
+        """The first call after a compaction reads back exactly the system + tools prefix.
+
+        Claude Code caches at the end of the system prompt and at the last message; after a
+        compaction the messages are all new while the system prompt (with its snapshot of the
+        environment) is unchanged, so that read measures the baseline. Reads at other misses
+        are not used: a new run of the session may have a different system prompt tail.
+        """
+        read = call.usage.cache_read_input_tokens
+        if (self.observed_baseline is None and self._events.compaction and self.main
+                and call.model == self.main[0].model and 0 < read < c.prompt):
+            self.observed_baseline = read
 
     @staticmethod
     def _may_miss(call: ApiCall, prev: ApiCall | None) -> bool:
@@ -646,23 +655,32 @@ class ContextAnalyzer:
             return 0.0
         return rem - self.ratio * est
 
+    def _restart_hidden(self, c: CallComposition) -> float:
+        """At a segment start (or after a rewind or model switch) all that the baseline and
+        the transcript do not explain: chiefly the memory reminder of the first message when
+        its files could not be read. Zero for the first call when the baseline is estimated."""
+        return c.prompt - (self.baseline() or 0.0) - c.calibrated(self.ratio)
+
     def hidden_tokens(self, c: CallComposition) -> float:
-        """Unlogged content in a call's context, summed over its segment so far."""
+        """Unlogged content in a call's context: the restart residue plus unexplained growth."""
         total = 0.0
         i = c.index
-        while i >= 0 and self._growth[i] is not None:
+        while i > 0 and self._growth[i] is not None:
             total += self._residual(self._growth[i])
             i -= 1
-        return total
+        return total + self._restart_hidden(self.main[i])
 
     def estimate_errors(self) -> list[float]:
-        """Per main call: (baseline + calibrated messages + hidden) / measured - 1, before scaling."""
+        """Per main call: (baseline + calibrated messages + unlogged) / measured - 1, unscaled.
+
+        Zero at restarts by construction; in between it measures how well the calibrated
+        estimate follows the exact growth."""
         b = self.baseline() or 0.0
         r = self.ratio
         out = []
         hidden = 0.0
         for c, g in zip(self.main, self._growth, strict=True):
-            hidden = hidden + self._residual(g) if g is not None else 0.0
+            hidden = hidden + self._residual(g) if g is not None else self._restart_hidden(c)
             if c.prompt > 0:
                 out.append((b + c.calibrated(r) + hidden) / c.prompt - 1)
         return out
@@ -670,14 +688,14 @@ class ContextAnalyzer:
     def parts_for(self, c: CallComposition) -> tuple[dict[str, int], float]:
         """Calibrated parts of a call, scaled to add up to its measured prompt; and the scale.
 
-        Unlogged reminders (``hidden_tokens``) count as attachments: that is what they are.
-        """
+        ``unlogged`` holds what was sent but never written down (reminders Claude Code
+        appends to tool results, memory it could not read from disk)."""
         r = self.ratio
         b = min(float(c.prompt), self.baseline() or 0.0)
         raw = {cat: 0.0 for cat in comp_mod.MESSAGE_CATEGORIES}
         for cat, (est, exact) in c.cats.items():
             raw[cat] = raw.get(cat, 0.0) + exact + r * est
-        raw["attachments"] += max(0.0, self.hidden_tokens(c))
+        raw["unlogged"] = max(0.0, self.hidden_tokens(c))
         msg_total = sum(raw.values())
         target = c.prompt - round(b)
         scaled = scale_parts(raw, max(0, target))

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-CATEGORIES = ("baseline", "memory", "attachments", "conversation", "tools", "compaction_summary")
+CATEGORIES = ("baseline", "memory", "attachments", "conversation", "tools", "compaction_summary", "unlogged")
 MESSAGE_CATEGORIES = CATEGORIES[1:]
 MEMORY_NAMES = frozenset({"CLAUDE.md", "CLAUDE.local.md"})
 IMAGE_TOKENS = 1600  # a typical screenshot ((w*h)/750 at ~1.15 MP); the data itself is not text
