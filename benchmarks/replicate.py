@@ -147,11 +147,12 @@ def session_sizes(rng: random.Random, total: int) -> list[int]:
 
 
 def generate(out: Path, size_mb: int, seed: int = 1, projects: int = 40,
-             long_context: bool = False) -> dict[str, Any]:
+             long_context: bool = False, single: bool = False) -> dict[str, Any]:
+    """Write the history; with ``single`` it is one session of ``size_mb``."""
     rng = random.Random(seed)
     templates = load_templates(long_context)
     start = datetime(2026, 6, 1, tzinfo=timezone.utc)
-    sizes = session_sizes(rng, size_mb << 20)
+    sizes = [size_mb << 20] if single else session_sizes(rng, size_mb << 20)
     written = calls = 0
     clock = start
     for n, target in enumerate(sizes):
@@ -206,8 +207,10 @@ def main() -> None:
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--with-long-context", action="store_true", help="include the >200K-token template")
+    ap.add_argument("--single", action="store_true", help="one session of --size-mb instead of a history")
     args = ap.parse_args()
-    print(json.dumps(generate(args.out, args.size_mb, args.seed, long_context=args.with_long_context)))
+    print(json.dumps(generate(args.out, args.size_mb, args.seed, long_context=args.with_long_context,
+                              single=args.single)))
 
 
 if __name__ == "__main__":

@@ -82,7 +82,6 @@ class ApiCall:
     session_id: str
     file: Path
     line: int
-    uuid: str | None
     tools: list[str] = field(default_factory=list)
     tool_use_ids: list[str] = field(default_factory=list)
     stop_reason: str | None = None
@@ -503,15 +502,14 @@ class SessionModel:
         self._seq += 1
         call = ApiCall(
             key=key,
-            model=model,
+            model=_intern(model) or model,
             usage=usage,
             timestamp=ts,
             agent_id=agent_id,
             session_id=sid if isinstance(sid, str) else self.session_id,
             file=src.path,
             line=line,
-            uuid=rec.get("uuid") if isinstance(rec.get("uuid"), str) else None,
-            stop_reason=msg.get("stop_reason") if isinstance(msg.get("stop_reason"), str) else None,
+            stop_reason=_intern(msg.get("stop_reason")),
             legacy_cost_usd=float(legacy) if isinstance(legacy, (int, float)) else None,
             turn=self._turn_index(ts, agent_id),
             seq=self._seq,
@@ -673,7 +671,7 @@ class SessionModel:
         paths = [inp[k] for k in FILE_INPUT_KEYS if isinstance(inp.get(k), str)]
         tu = ToolUse(
             id=tid,
-            name=name,
+            name=_intern(name) or name,
             agent_id=call.agent_id,
             call_key=call.key,
             timestamp=ts,
@@ -687,7 +685,7 @@ class SessionModel:
             tu.subagent_model = md if isinstance(md, str) else None
             tu.description = ds if isinstance(ds, str) else None
         self.tools[tid] = tu
-        call.tools.append(name)
+        call.tools.append(tu.name)
         call.tool_use_ids.append(tid)
 
     # --------------------------------------------------------------- user
@@ -831,6 +829,22 @@ def _same_or_smaller(raw: dict[str, Any], u: Usage) -> bool:
         and raw.get("cache_read_input_tokens") == u.cache_read_input_tokens
         and raw.get("cache_creation_input_tokens") == u.cache_creation_input_tokens
     )
+
+
+_INTERNED: dict[str, str] = {}
+
+
+def _intern(v: Any) -> str | None:
+    """One shared copy of strings that repeat on every call (model and tool names,
+    stop reasons): a long session holds hundreds of thousands of them."""
+    if type(v) is not str:
+        return None
+    got = _INTERNED.get(v)
+    if got is None:
+        if len(_INTERNED) > 10_000:
+            return v
+        got = _INTERNED[v] = v
+    return got
 
 
 def _opt_int(v: Any) -> int | None:
