@@ -302,7 +302,8 @@ class SpendApp(App[dict[str, Any] | None]):
     def action_switch_session(self) -> None:
         if isinstance(self.screen, SessionSwitcher):
             return
-        current = self.files.session_id if self.files else None
+        # after /clear the follower moved on: the snapshot knows the session on screen
+        current = self.snapshot.session_id if self.snapshot else (self.files.session_id if self.files else None)
         self.push_screen(SessionSwitcher(self.claude_dirs, current, self.clock), callback=self._switched)
 
     def _switched(self, files: SessionFiles | None) -> None:
