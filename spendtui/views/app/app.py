@@ -5,9 +5,9 @@ Data flow (see ../shared/reference/textual-practices.md, section b):
 * a ``@work(thread=True)`` worker loads the session, then blocks in
   ``watch_loop``; after each poll it folds the events into a ``LiveStats`` and
   posts one ``LiveUpdate`` carrying an immutable snapshot plus any toasts;
-* the UI keeps only the newest snapshot and a dirty flag, and repaints from a
-  single 0.1 s timer armed by the first update of a burst, so a burst of appends
-  costs at most ten repaints a second and an idle app has no redraw timer at all;
+* the UI keeps only the newest snapshot and a dirty flag and paints at most once
+  per 0.1 s (leading edge: a lone update paints at once, the rest of a burst waits
+  for one timer), and an idle app has no redraw timer at all;
 * the model is only ever touched under ``self.model_lock`` (the worker's polls,
   and the exit summary), never by widgets.
 """
@@ -139,6 +139,7 @@ class SpendApp(App[dict[str, Any] | None]):
         """How many snapshots were painted (tests wait on it)."""
         self._dirty = False
         self._redraw_timer: Timer | None = None
+        self._last_paint = -REDRAW_SECONDS
         self._quitting = False
 
     # ----------------------------------------------------------- screens
@@ -207,20 +208,25 @@ class SpendApp(App[dict[str, Any] | None]):
         self._dirty = True
         for n in message.notices:
             self._toast(n)
-        if message.initial:
-            self._flush()
-        self._arm_redraw()
+        self._schedule_paint()
 
-    def _arm_redraw(self) -> None:
-        """One pending timer at most: a burst of updates costs one paint per 0.1 s, and an
-        idle app has no timer waking it up (idle CPU stays near zero)."""
-        if self._dirty and self._redraw_timer is None:
-            self._redraw_timer = self.set_timer(REDRAW_SECONDS, self._redraw, name="redraw")
+    def _schedule_paint(self) -> None:
+        """Leading-edge throttle: paint now if the last paint is 0.1 s old, else arm one timer
+        for when it will be. A lone call shows at once, a burst costs at most ten paints a
+        second, and an idle app has no timer waking it up."""
+        if not self._dirty or self._redraw_timer is not None:
+            return
+        wait = self._last_paint + REDRAW_SECONDS - time.monotonic()
+        if wait <= 0:
+            self._flush()
+            if not self._dirty:
+                return
+            wait = REDRAW_SECONDS  # the dashboard was not composed yet: retry shortly
+        self._redraw_timer = self.set_timer(wait, self._redraw, name="redraw")
 
     def _redraw(self) -> None:
         self._redraw_timer = None
-        self._flush()
-        self._arm_redraw()  # still dirty: the dashboard was not ready yet
+        self._schedule_paint()
 
     def _flush(self) -> None:
         """Paint the newest snapshot if it changed since the last paint."""
@@ -233,6 +239,7 @@ class SpendApp(App[dict[str, Any] | None]):
         except NoMatches:
             return  # the dashboard is still composing its panels: the armed timer retries
         self._dirty = False
+        self._last_paint = time.monotonic()
         title = f" · {snap.title}" if snap.title else ""
         self.sub_title = f"{snap.session_id[:8]} · {snap.project or '?'}{title}"
         self.updates += 1
