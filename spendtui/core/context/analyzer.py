@@ -267,6 +267,9 @@ class ContextAnalyzer:
         if real_prompt:
             if parent is not None and self._is_rewind(parent):
                 self._rebuild(parent)
+            elif parent is None and self._last_call_node is not None and self.main \
+                    and self.main[-1].segment == self.segment:
+                self._rebuild(None)  # a new root mid-segment: rewound to the very start
             self.turn += 1
             self.stale.on_turn()
         if rtype == "system":
@@ -499,7 +502,7 @@ class ContextAnalyzer:
             node = entry[0]
         return False
 
-    def _rebuild(self, parent: str) -> None:
+    def _rebuild(self, parent: str | None) -> None:
         """Re-create the ledger for the branch ending at ``parent`` (a rewind)."""
         path: list[str] = []
         node: str | None = parent

@@ -137,7 +137,7 @@ def discover_memory(cwd: str | os.PathLike[str] | None, home: str | os.PathLike[
                 target = Path(ref)
             else:
                 target = p.parent / ref
-            add(target, kind, depth + 1, str(p))
+            add(Path(os.path.normpath(target)), kind, depth + 1, str(p))
 
     if managed:
         add(Path(managed), "managed")
