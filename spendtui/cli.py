@@ -352,9 +352,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
             out.write(json.dumps(obj, separators=(",", ":")) + "\n")
         out.flush()
 
-    history = follower.load()
-    if not args.no_history:
-        emit(history)
+    if args.no_history:
+        follower.load(on_events=lambda _batch: None)
+    else:
+        # streamed while the file is read: a huge session's events are never all in memory
+        emit(follower.load(on_events=emit))
     emit([])  # an empty flush marks "caught up" for readers that wait on the pipe
     stop = threading.Event()
     try:

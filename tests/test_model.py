@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from spendtui.core.loader import _timestamps_jump_back, load_all, load_session, load_with_dedup
+from spendtui.core.model import SessionModel
 from spendtui.core.paths import SessionFiles, discover, scan_project
 from tests.records import (
     assistant,
@@ -264,3 +265,34 @@ def test_fork_written_like_claude_code_2_1_197(tmp_path: Path) -> None:
     assert load_with_dedup(sessions["zzz-parent"]).tokens["output"] == 50
     models = {m.session_id: m for m in load_all(list(sessions.values()))}
     assert (models["zzz-parent"].counted_calls, models["aaa-fork"].counted_calls) == (1, 1)
+
+
+def test_retiring_old_calls_keeps_every_total(tmp_path: Path) -> None:
+    """A live model with ``retain`` forgets the details of old calls but none of the money."""
+    import random
+
+    from spendtui.core.pricing import PriceTable
+    from spendtui.core.summary import session_summary
+
+    rng = random.Random(5)
+    recs: list = [user("go")]
+    for i in range(300):
+        u = usage(inp=rng.randint(1, 50), out=rng.randint(1, 3000), cw5=rng.randint(0, 9000),
+                  cw1h=rng.choice([0, 0, 4000]), cr=rng.randint(0, 90_000))
+        model = rng.choice(["claude-sonnet-4-5-20250929", "claude-opus-4-6"])
+        content = [tool_use(f"t{i}", "Read", file_path=f"/f{i % 7}")] if i % 3 == 0 else None
+        recs.append(assistant(f"msg_{i}", f"req_{i}", u, model=model, content=content, when=ts(i % 60, i // 60)))
+        if i % 3 == 0:
+            recs.append(tool_result(f"t{i}", "body", when=ts(i % 60, i // 60)))
+        if i % 50 == 0:
+            recs.append(user(f"next {i}", when=ts(i % 60, i // 60)))
+    recs.append(assistant("msg_5", "req_5", usage(out=1)))  # a late copy of a retired call
+    p = write_jsonl(tmp_path / "s.jsonl", recs)
+    prices = PriceTable.default()
+    full = load_session(files_for(p), prices.cost)
+    small = SessionModel("s")
+    small.retain = 40
+    small = load_session(files_for(p), prices.cost, model=small)
+    assert len(small.calls) <= 40 + 40 // 4 + 16 < len(full.calls) == 300
+    a, b = session_summary(full, prices, now=0), session_summary(small, prices, now=0)
+    assert a == b  # every figure, the costliest calls included

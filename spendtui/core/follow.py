@@ -35,6 +35,8 @@ from spendtui.core.paths import (
 
 CLEAR_MARKERS = (b"<command-name>/clear</command-name>",)
 IDLE_SWITCH_SECONDS = 30.0  # a new session in the project after this much quiet is "the active one"
+STREAM_BATCH = 2_000  # events handed over at a time while a history is read
+RETAIN_CALLS = 20_000  # calls whose details a live session keeps; older ones live on in the totals
 
 
 @dataclass(slots=True)
@@ -100,6 +102,20 @@ def _cwd_of(path: Path, max_lines: int = 40) -> str | None:
     return None
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone between the listing and now
+        return 0
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 class SessionFollower:
     """One followed session; ``poll()`` applies whatever was written since last time."""
 
@@ -113,13 +129,16 @@ class SessionFollower:
         self.files = files
         self.pricer = pricer
         self.follow_clear = follow_clear
+        self.retain: int | None = RETAIN_CALLS
         self._siblings = siblings
         self.previous: list[str] = []  # sessions left behind by /clear
         self.model: SessionModel = SessionModel(files.session_id)
         self.readers = SessionReaders(files)
         self._pending: list[Event] = []
+        self._stream: Callable[[list[Event]], None] | None = None
         self._known_mains: set[Path] = set()
         self._foreign_flat: set[Path] = set()
+        self._gone: set[Path] = set()  # deleted files we already said were gone
         self._last_growth = time.time()
         self.started = time.time()
 
@@ -133,18 +152,34 @@ class SessionFollower:
 
         def on(event: str, payload: Any) -> None:
             self._pending.append(Event(event, payload, sid))
+            if self._stream is not None and len(self._pending) >= STREAM_BATCH:
+                self._stream(self._drain())
 
         model.listeners.append(on)
 
-    def load(self) -> list[Event]:
-        """Read everything already written; returns the events for it, oldest first."""
+    def load(self, on_events: Callable[[list[Event]], None] | None = None) -> list[Event]:
+        """Read everything already written; returns the events for it, oldest first.
+
+        With ``on_events`` the history is handed over in batches while it is read
+        (and the rest returned), so a huge session's events are never all held at
+        once; a caller that only wants the final state passes ``lambda _: None``.
+        """
+        self._stream = on_events
+        try:
+            return self._load()
+        finally:
+            self._stream = None
+
+    def _load(self) -> list[Event]:
         self._pending = []
         self.readers = SessionReaders(self.files)
         model = SessionModel(self.files.session_id)
+        model.retain = self.retain
         self._listen(model)
         self.model = load_with_dedup(self.files, self.pricer, siblings=self._siblings, readers=self.readers,
                                      model=model)
         self._known_mains = {s.main for s in scan_project(self.project_dir).values() if s.main}
+        self._gone = set()
         self._last_growth = time.time()
         return self._drain()
 
@@ -158,10 +193,17 @@ class SessionFollower:
         grew = False
         for path, (reader, src) in list(self.readers.readers.items()):
             change = reader.changed_identity()
-            if change in ("replaced", "truncated"):
+            if change in ("replaced", "truncated", "rewritten"):
                 self._pending.append(Event("reset", {"file": str(path), "why": change}, self.files.session_id))
                 return [*self._drain(), *self.load()]
+            if change is None and path in self._gone:
+                self._gone.discard(path)  # back as it was (same inode): read on
             if change == "deleted":
+                # its calls were made and stay counted; say it once, and re-read the
+                # session if the file comes back (a new inode: "replaced")
+                if path not in self._gone:
+                    self._gone.add(path)
+                    self._pending.append(Event("file_gone", {"file": str(path)}, self.files.session_id))
                 continue
             try:
                 size = os.stat(path).st_size
@@ -208,7 +250,7 @@ class SessionFollower:
                 continue
             if first_session_id(p) == sid:
                 candidates.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
-            elif p.stat().st_size > 0:
+            elif _size(p) > 0:
                 self._foreign_flat.add(p)  # another session's agent: never look again
         for af in candidates:
             self.files.agents.append(af)
@@ -244,7 +286,7 @@ class SessionFollower:
                      if e.name.endswith(".jsonl") and not e.name.startswith("agent-") and e.is_file()}
         except OSError:
             return
-        new = sorted(mains - self._known_mains, key=lambda p: p.stat().st_mtime if p.exists() else 0)
+        new = sorted(mains - self._known_mains, key=_mtime)
         self._known_mains |= mains
         for path in new:
             if path == self.files.main:

@@ -292,6 +292,7 @@ class SessionModel:
         self.tokens: Counter[str] = Counter()
         self.cost_pico = 0
         self.cost_by_model: Counter[str] = Counter()
+        self.cost_by_kind: Counter[str] = Counter()  # input, output, cache_write_5m/1h, cache_read, web_search
         self.calls_by_model: Counter[str] = Counter()
         self.counted_calls = 0
         self.counted_main_calls = 0
@@ -311,6 +312,13 @@ class SessionModel:
         # subscribe here instead of growing this class; called after the model
         # has applied the record, so they can look up calls and tools by id
         self.record_observers: list[Callable[[dict[str, Any], Source, int], None]] = []
+        # Memory bound for long live sessions: with ``retain`` set, only the newest
+        # calls keep their details; older ones stay in every total and are
+        # remembered by a hash of their key (so a late copy is still not counted).
+        self.retain: int | None = None
+        self._retired: set[int] = set()
+        self._retired_copies = 0
+        self._retired_top: list[ApiCall] = []
 
     # ---------------------------------------------------------------- events
     def _emit(self, event: str, payload: Any) -> None:
@@ -456,6 +464,8 @@ class SessionModel:
         ] if isinstance(blocks, list) else []
 
         existing = self.calls.get(key)
+        if existing is None and self._retired and hash(key) in self._retired:
+            return  # a late line of a call we already counted and let go of
         if existing is not None and isinstance(raw_usage, dict) and _same_or_smaller(raw_usage, existing.usage):
             # Another block line of a response we have (the usual case): nothing to
             # re-price, only its tool_use blocks are new.
@@ -541,6 +551,45 @@ class SessionModel:
         if agent_id is not None and starting:
             self._emit("subagent_start", self.agents[agent_id])
         self._emit("api_call", call)
+        if self.retain is not None and len(self.calls) > self.retain + self.retain // 4 + 16:
+            self._retire_oldest()
+
+    TOP_KEEP = 20
+
+    def _retire_oldest(self) -> None:
+        """Let go of the details of all but the newest ``retain`` calls."""
+        assert self.retain is not None
+        n = len(self.calls) - self.retain
+        old = sorted(self.calls.values(), key=lambda c: c.seq)[:n]
+        keep_top = {id(c) for c in self.costliest(self.TOP_KEEP)}
+        self._retired_top = [c for c in self._retired_top if id(c) in keep_top]
+        for call in old:
+            del self.calls[call.key]
+            if self._by_message_id.get(call.key[0]) == call.key:
+                del self._by_message_id[call.key[0]]
+            self._retired.add(hash(call.key))
+            if call.billed_elsewhere:
+                self._retired_copies += 1
+            if id(call) in keep_top:
+                self._retired_top.append(call)
+            for tid in call.tool_use_ids:
+                tu = self.tools.get(tid)
+                if tu is not None and tu.name not in AGENT_TOOLS:
+                    del self.tools[tid]
+        if len(self.main_calls) > self.retain:
+            self.main_calls = self.main_calls[-self.retain:]
+
+    def costliest(self, n: int) -> list[ApiCall]:
+        """The ``n`` most expensive counted calls, retired ones included."""
+        import heapq
+
+        pool = [c for c in self.calls.values() if not c.billed_elsewhere] + self._retired_top
+        return heapq.nlargest(n, pool, key=lambda c: c.cost_pico)
+
+    @property
+    def copied_calls(self) -> int:
+        """Calls this session holds copies of but another session paid for (forks)."""
+        return self._retired_copies + sum(1 for c in self.calls.values() if c.billed_elsewhere)
 
     def _turn_index(self, ts: datetime | None, agent_id: str | None) -> int:
         """The turn a call belongs to (1-based; 0 before any prompt).
@@ -632,6 +681,14 @@ class SessionModel:
         priced = cost is not None and cost.priced
         self.cost_pico += sign * pico
         self.cost_by_model[call.model] += sign * pico
+        if priced:
+            k = self.cost_by_kind
+            k["input"] += sign * cost.input_pico
+            k["output"] += sign * cost.output_pico
+            k["cache_write_5m"] += sign * cost.cache_write_5m_pico
+            k["cache_write_1h"] += sign * cost.cache_write_1h_pico
+            k["cache_read"] += sign * cost.cache_read_pico
+            k["web_search"] += sign * cost.web_search_pico
         self.calls_by_model[call.model] += sign
         self.counted_calls += sign
         self.web_search_requests += sign * u.web_search_requests

@@ -52,17 +52,6 @@ _KIND_FIELDS = {
 }
 
 
-def _cost_by_kind(calls: list[ApiCall]) -> dict[str, float]:
-    """Where the money went by token kind (multipliers already folded into each part)."""
-    totals = dict.fromkeys(_KIND_FIELDS, 0)
-    for c in calls:
-        if c.cost is None or not c.cost.priced:
-            continue
-        for kind, attr in _KIND_FIELDS.items():
-            totals[kind] += int(getattr(c.cost, attr, 0) or 0)
-    return {k: usd(v) for k, v in totals.items()}
-
-
 def call_dict(call: ApiCall) -> dict[str, Any]:
     u = call.usage
     cost = call.cost
@@ -101,8 +90,7 @@ def session_summary(
 ) -> dict[str, Any]:
     """The summary dict (issue #2's keys, plus extras that help a reader)."""
     now = time.time() if now is None else now
-    counted = [c for c in model.calls.values() if not c.billed_elsewhere]
-    costliest = sorted(counted, key=lambda c: c.cost_pico, reverse=True)[:top_calls]
+    costliest = model.costliest(top_calls) if top_calls > 0 else []
     agents = sorted(model.agents.values(), key=lambda a: (a.first_ts is None, a.first_ts or 0))
     subagents = [
         {
@@ -133,7 +121,7 @@ def session_summary(
         "forked_from": model.forked_from,
         "api_calls": model.counted_calls,
         "main_api_calls": model.counted_main_calls,
-        "copied_api_calls": sum(1 for c in model.calls.values() if c.billed_elsewhere),
+        "copied_api_calls": model.copied_calls,
         "turns": len(model.turns),
         "tokens": {k: int(model.tokens[k]) for k in TOKEN_KINDS},
         "cost_usd": usd(model.cost_pico),
@@ -143,7 +131,7 @@ def session_summary(
             if model.calls_by_model[m] > 0
         },
         "calls_by_model": {m: n for m, n in model.calls_by_model.items() if n > 0},
-        "cost_by_kind": _cost_by_kind(counted),
+        "cost_by_kind": {k: usd(model.cost_by_kind[k]) for k in _KIND_FIELDS},
         "main_cost_usd": usd(model.cost_pico - model.subagent_cost_pico),
         "subagents": subagents,
         "subagent_cost_usd": usd(model.subagent_cost_pico),
