@@ -109,6 +109,20 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # EACCES on a folder we may not search (Path.is_dir only hides ENOENT)
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
@@ -231,7 +245,7 @@ class SessionFollower:
         sid = self.files.session_id
         candidates: list[AgentFile] = []
         sdir = self.project_dir / sid
-        if sdir.is_dir():
+        if _is_dir(sdir):
             for root, _dirs, names in os.walk(sdir):
                 for name in names:
                     if name.endswith(".jsonl"):
@@ -259,7 +273,7 @@ class SessionFollower:
             added = True
         if self.files.main is None:
             main = self.project_dir / f"{sid}.jsonl"
-            if main.exists():
+            if _is_file(main):
                 self.files.main = main
                 src = Source(main)
                 feed_file(self.model, self.readers.reader_for(main, src), src, final=False)

@@ -13,10 +13,11 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 BLOCK = 1 << 20  # 1 MiB reads: few syscalls, bounded memory
 MAX_LINE = 64 << 20  # a line larger than this is not a transcript record we can use
+TAIL = 64  # bytes before the read offset remembered to notice a file rewritten in place
 
 try:  # orjson parses transcripts ~3x faster; the stdlib is the fallback
     import orjson as _orjson
@@ -91,10 +92,17 @@ class LineReader:
     oversized: int = 0  # lines dropped for exceeding MAX_LINE
     # line numbers of dropped lines not yet reported; the caller drains the list
     dropped: list[int] = field(default_factory=list, repr=False)
+    # why the last attempt to read failed, so a caller that retries (the follower,
+    # every poll) reports a lasting failure once rather than on every attempt
+    failure: str | None = field(default=None, repr=False)
     _skip_to_newline: bool = field(default=False, repr=False)
     # the last line was handed out without its newline (final=True); if the
     # writer adds it later, it ends that line rather than starting a new one
     _owe_newline: bool = field(default=False, repr=False)
+    # the last bytes read and the offset they end at: a file truncated and written
+    # again between two reads has other bytes there, though it is no shorter
+    _tail: bytes = field(default=b"", repr=False)
+    _tail_end: int = field(default=0, repr=False)
 
     def reset(self) -> None:
         self.offset = 0
@@ -103,20 +111,40 @@ class LineReader:
         self.pending = 0
         self._skip_to_newline = False
         self._owe_newline = False
+        self._tail, self._tail_end = b"", 0
 
     def changed_identity(self) -> str | None:
-        """'replaced' (new inode), 'truncated', 'deleted', or None when we can go on."""
+        """'replaced' (new inode), 'truncated', 'rewritten' (same inode, other bytes
+        where we stopped reading), 'deleted', or None when we can go on."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
             return "deleted"
+        except OSError:
+            return None  # cannot even stat it (a folder we may not search): nothing to read now
         if self.identity is None:
             return None
         if (st.st_ino, st.st_dev) != (self.identity.inode, self.identity.device):
             return "replaced"
         if st.st_size < self.offset:
             return "truncated"
+        if self._tail and (st.st_size, st.st_mtime_ns) != (self.identity.size, self.identity.mtime_ns):
+            try:
+                with open(self.path, "rb") as f:
+                    f.seek(self._tail_end - len(self._tail))
+                    if f.read(len(self._tail)) != self._tail:
+                        return "rewritten"
+            except OSError:
+                return None
         return None
+
+    def _remember_tail(self, f: BinaryIO) -> None:
+        start = max(0, self.offset - TAIL)
+        try:
+            f.seek(start)
+            self._tail, self._tail_end = f.read(self.offset - start), self.offset
+        except OSError:
+            self._tail, self._tail_end = b"", 0
 
     def read_lines(self, final: bool = False) -> Iterator[tuple[int, bytes]]:
         """Yield (line number, raw line without newline) for each complete new line.
@@ -126,76 +154,82 @@ class LineReader:
         passes False so a half-written line waits for its newline.
         """
         with open(self.path, "rb") as f:
-            st = os.fstat(f.fileno())
-            self.identity = FileIdentity.of(st)
+            try:
+                yield from self._read_from(f, final)
+            finally:
+                self._remember_tail(f)
+
+    def _read_from(self, f: BinaryIO, final: bool) -> Iterator[tuple[int, bytes]]:
+        st = os.fstat(f.fileno())
+        self.identity = FileIdentity.of(st)
+        f.seek(self.offset)
+        if self._owe_newline:
+            head = f.read(2)
+            if head[:1] == b"\n" or head == b"\r\n":
+                self.offset += 1 if head[:1] == b"\n" else 2
+                self._owe_newline = False
+            elif head:
+                self._owe_newline = False
             f.seek(self.offset)
-            if self._owe_newline:
-                head = f.read(2)
-                if head[:1] == b"\n" or head == b"\r\n":
-                    self.offset += 1 if head[:1] == b"\n" else 2
-                    self._owe_newline = False
-                elif head:
-                    self._owe_newline = False
-                f.seek(self.offset)
-            pieces: list[bytes] = []  # an unfinished line, kept in pieces (no O(n^2) concatenation)
-            held = 0
-            pos = self.offset
-            while True:
-                block = f.read(BLOCK)
-                if not block:
-                    break
-                if self._skip_to_newline:
-                    nl = block.find(b"\n")
-                    if nl < 0:
-                        pos += len(block)
-                        self.offset = pos
-                        continue
-                    pos += nl + 1
+        pieces: list[bytes] = []  # an unfinished line, kept in pieces (no O(n^2) concatenation)
+        held = 0
+        pos = self.offset
+        while True:
+            block = f.read(BLOCK)
+            if not block:
+                break
+            if self._skip_to_newline:
+                nl = block.find(b"\n")
+                if nl < 0:
+                    pos += len(block)
                     self.offset = pos
-                    self.lineno += 1
-                    self._skip_to_newline = False
-                    block = block[nl + 1 :]
-                if b"\n" not in block:
-                    pieces.append(block)
-                    held += len(block)
-                    if held > MAX_LINE:
-                        # A monster line: drop it rather than hold it in memory.
-                        self.oversized += 1
-                        self.dropped.append(self.lineno + 1)
-                        pos += held
-                        self.offset = pos
-                        pieces, held = [], 0
-                        self._skip_to_newline = True
                     continue
-                if pieces:
-                    pieces.append(block)
-                    block = b"".join(pieces)
-                    pieces, held = [], 0
-                lines = block.split(b"\n")
-                tail = lines.pop()
-                for line in lines:
-                    self.lineno += 1
-                    pos += len(line) + 1
+                pos += nl + 1
+                self.offset = pos
+                self.lineno += 1
+                self._skip_to_newline = False
+                block = block[nl + 1 :]
+            if b"\n" not in block:
+                pieces.append(block)
+                held += len(block)
+                if held > MAX_LINE:
+                    # A monster line: drop it rather than hold it in memory.
+                    self.oversized += 1
+                    self.dropped.append(self.lineno + 1)
+                    pos += held
                     self.offset = pos
-                    if line[-1:] == b"\r":
-                        line = line[:-1]
-                    if line and not line.isspace():
-                        if len(line) > MAX_LINE:
-                            self.oversized += 1
-                            self.dropped.append(self.lineno)
-                            continue
-                        yield self.lineno, line
-                if tail:
-                    pieces, held = [tail], len(tail)
-            buf = b"".join(pieces)
-            self.pending = len(buf)
-            if final and buf.strip() and not self._skip_to_newline:
-                obj, _ = parse_line(buf)
-                if obj is not None:
-                    # A complete record that only lacks its newline: take it, and
-                    # remember we did, so a later append starts after it.
-                    self.lineno += 1
-                    self.offset = pos + len(buf)
-                    self.pending = 0
-                    self._owe_newline = True
-                    yield self.lineno, buf
+                    pieces, held = [], 0
+                    self._skip_to_newline = True
+                continue
+            if pieces:
+                pieces.append(block)
+                block = b"".join(pieces)
+                pieces, held = [], 0
+            lines = block.split(b"\n")
+            tail = lines.pop()
+            for line in lines:
+                self.lineno += 1
+                pos += len(line) + 1
+                self.offset = pos
+                if line[-1:] == b"\r":
+                    line = line[:-1]
+                if line and not line.isspace():
+                    if len(line) > MAX_LINE:
+                        self.oversized += 1
+                        self.dropped.append(self.lineno)
+                        continue
+                    yield self.lineno, line
+            if tail:
+                pieces, held = [tail], len(tail)
+        buf = b"".join(pieces)
+        self.pending = len(buf)
+        if final and buf.strip() and not self._skip_to_newline:
+            obj, _ = parse_line(buf)
+            if obj is not None:
+                # A complete record that only lacks its newline: take it, and
+                # remember we did, so a later append starts after it.
+                self.lineno += 1
+                self.offset = pos + len(buf)
+                self.pending = 0
+                self._owe_newline = True
+                yield self.lineno, buf

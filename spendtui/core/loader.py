@@ -78,10 +78,18 @@ def feed_file(model: SessionModel, reader: LineReader, src: Source, final: bool 
                 model.skip(src, lineno, f"record not understood ({type(e).__name__}: {e})")
         _report_dropped(model, reader, src)
     except FileNotFoundError:
-        model.skip(src, 0, "file disappeared while reading")
+        _failed(model, reader, src, "file disappeared while reading")
     except OSError as e:
-        model.skip(src, 0, f"cannot read file ({e.strerror or e})")
+        _failed(model, reader, src, f"cannot read file ({e.strerror or e})")
+    else:
+        reader.failure = None
     return n
+
+
+def _failed(model: SessionModel, reader: LineReader, src: Source, reason: str) -> None:
+    if reader.failure != reason:  # the same failure again (a retrying follower): said already
+        model.skip(src, 0, reason)
+        reader.failure = reason
 
 
 def load_session(

@@ -43,11 +43,18 @@ def default_root_candidates() -> list[Path]:
     return [Path.home() / ".claude", xdg_root / "claude"]
 
 
+def _is_dir(p: Path) -> bool:
+    try:
+        return p.is_dir()
+    except OSError:  # EACCES on a folder we may not search (Path.is_dir only hides ENOENT)
+        return False
+
+
 def _projects_dir(p: Path) -> Path | None:
     """Accept either a config dir or its projects/ dir."""
-    if p.name == "projects" and p.is_dir():
+    if p.name == "projects" and _is_dir(p):
         return p
-    if (p / "projects").is_dir():
+    if _is_dir(p / "projects"):
         return p / "projects"
     return None
 
@@ -66,7 +73,10 @@ def projects_dirs(claude_dirs: Sequence[str | Path] | None = None) -> list[Path]
         pd = _projects_dir(c)
         if pd is None:
             continue
-        real = pd.resolve()
+        try:
+            real = pd.resolve()
+        except (OSError, RuntimeError):
+            continue
         if real in seen:  # the same tree reached twice (a symlinked config dir)
             continue
         seen.add(real)
@@ -207,12 +217,24 @@ def _walk_jsonl(d: Path) -> Iterable[Path]:
 def discover(claude_dirs: Sequence[str | Path] | None = None) -> list[SessionFiles]:
     """Every session under every config root, newest write first."""
     out: list[SessionFiles] = []
+    seen: set[Path] = set()
     for pd in projects_dirs(claude_dirs):
         try:
-            projects = sorted(e.path for e in os.scandir(pd) if e.is_dir())
+            # real folders first, so a symlinked alias of one is the copy left out
+            projects = sorted((e.is_symlink(), e.path) for e in os.scandir(pd) if e.is_dir())
+            root = pd.resolve()
         except OSError:
             continue
-        for proj in projects:
+        for _link, proj in projects:
+            try:
+                real = Path(proj).resolve()
+            except (OSError, RuntimeError):
+                continue
+            # the same project reached twice (a symlinked project folder), or a link
+            # back up to the projects folder: its sessions are counted once
+            if real in seen or root.is_relative_to(real):
+                continue
+            seen.add(real)
             out.extend(scan_project(Path(proj)).values())
     out.sort(key=lambda s: s.mtime(), reverse=True)
     return out
