@@ -66,9 +66,12 @@ def active_seconds(timestamps: Iterable[float], max_gap: float = ACTIVE_GAP_SECO
     return sum(b - a for a, b in pairwise(ts) if b - a <= max_gap)
 
 
+MIN_ACTIVE_FOR_RATE = 60.0  # below a minute of activity an hourly rate is noise ($2,700/h from 2 calls)
+
+
 def burn_rate_per_hour(cost_pico: int, active_s: float) -> float | None:
-    """USD per hour of active time; None until there is a gap to divide by."""
-    if active_s <= 0:
+    """USD per hour of active time; None until there is a minute of activity to divide by."""
+    if active_s < MIN_ACTIVE_FOR_RATE:
         return None
     return cost_pico / PICO / active_s * 3600.0
 

@@ -180,7 +180,9 @@ class SpendApp(App[dict[str, Any] | None]):
         pricer = self.prices.cost if self.prices is not None else None
         follower = SessionFollower(files, pricer, follow_clear=True)
         stats = LiveStats(self.prices)
-        follower.load()  # nobody else sees this follower yet: no lock while reading the history
+        # nobody else sees this follower yet: no lock while reading the history; its
+        # events are dropped as they come (the snapshot is built from the model)
+        follower.load(on_events=lambda _batch: None)
         stats.rebuild(follower.model)
         snap = stats.snapshot(follower.previous)
         if worker.is_cancelled:
