@@ -76,15 +76,16 @@ async def append_latency(calls: int) -> list[float]:
     return out
 
 
-async def first_paint(big_mb: int) -> tuple[float, int]:
+async def first_paint(big_mb: int, use_cache: bool) -> tuple[float, int]:
     root = Path(tempfile.gettempdir()) / f"spendtui-app-bench-{big_mb}mb"
     if not (root / "projects").exists():
         generate(root, big_mb, single=True)
     (files,) = discover([root])
-    now = time.time()
-    os.utime(files.main, (now, now))  # an active session
+    if time.time() - files.mtime() > 3600:
+        now = time.time()
+        os.utime(files.main, (now, now))  # an active session (written lately)
     t0 = time.perf_counter()
-    app = SpendApp(files, [root], PriceTable.default())
+    app = SpendApp(files, [root], PriceTable.default(), use_cache=use_cache)
     async with app.run_test(size=(160, 50)) as pilot:
         while app.updates == 0:
             await pilot.pause(0.01)
@@ -99,7 +100,10 @@ def main() -> None:
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
     lat = sorted(asyncio.run(append_latency(args.calls)))
-    paint, size = asyncio.run(first_paint(args.big_mb))
+    os.environ["SPENDTUI_CACHE_DIR"] = tempfile.mkdtemp(prefix="spendtui-app-bench-cache-")
+    paint, size = asyncio.run(first_paint(args.big_mb, use_cache=False))
+    asyncio.run(first_paint(args.big_mb, use_cache=True))  # leaves the snapshot, like a first run
+    warm, _ = asyncio.run(first_paint(args.big_mb, use_cache=True))
 
     def pct(p: float) -> float:
         return lat[min(len(lat) - 1, round(p / 100 * (len(lat) - 1)))]
@@ -109,7 +113,8 @@ def main() -> None:
         "",
         f"* write → row in the calls table, {len(lat)} calls: p50 {pct(50):.0f} ms, p95 {pct(95):.0f} ms, "
         f"max {lat[-1]:.0f} ms, mean {statistics.fmean(lat):.0f} ms",
-        f"* first paint on an active {size / 2**20:.0f} MiB session (cold, no cache): {paint:.2f} s",
+        f"* first paint on an active {size / 2**20:.0f} MiB session: {paint:.2f} s without the result cache, "
+        f"{warm:.2f} s from the cache's snapshot (any run before, e.g. the previous app start)",
     ]) + "\n"
     print(text)
     if not args.no_record:

@@ -340,7 +340,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if files is None:
         return EXIT_NOT_FOUND
     prices = _prices()
-    follower = SessionFollower(files, _pricer(prices), follow_clear=not args.no_follow_clear)
+    follower = SessionFollower(files, _pricer(prices), follow_clear=not args.no_follow_clear,
+                               cache=_cache(args, prices))
     out = sys.stdout
 
     def emit(events: list[Any]) -> None:
@@ -384,7 +385,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     from spendtui.views.report import print_summary
 
     summary = run_app(files, claude_dirs=_claude_dirs(args), prices=_prices(),
-                      force_polling=True if args.poll else None)
+                      force_polling=True if args.poll else None, use_cache=not args.no_cache)
     if summary:
         print_summary(summary)
     return EXIT_OK

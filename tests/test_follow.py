@@ -170,3 +170,22 @@ def test_watch_json_cli_reports_history_then_new_calls(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_follower_starts_from_the_cache_and_goes_on(tmp_path: Path) -> None:
+    from spendtui.core.cache import SessionCache
+
+    proj = _project(tmp_path)
+    p = write_jsonl(proj / "s1.jsonl", [user("a"), assistant("msg_1", "req_1", usage(out=5)),
+                                        assistant("msg_2", "req_2", usage(out=6))])
+    first = SessionFollower(scan_project(proj)["s1"], cache=SessionCache(tmp_path / "cache"))
+    assert [e.kind for e in first.load()] == ["api_call", "api_call"]
+    append_jsonl(p, [assistant("msg_3", "req_3", usage(out=7))])
+    cache = SessionCache(tmp_path / "cache")
+    second = SessionFollower(scan_project(proj)["s1"], cache=cache)
+    history = second.load()
+    assert cache.grown == 1 and second.model.lines_read == 4  # 3 lines from the snapshot, 1 read now
+    assert [e.payload.key[0] for e in history if e.kind == "api_call"] == ["msg_1", "msg_2", "msg_3"]
+    append_jsonl(p, [assistant("msg_4", "req_4", usage(out=8)), assistant("msg_4", "req_4", usage(out=9))])
+    assert [e.kind for e in second.poll()] == ["api_call", "call_updated"]
+    assert second.model.tokens["output"] == 5 + 6 + 7 + 9

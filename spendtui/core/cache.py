@@ -30,7 +30,7 @@ from spendtui.core.loader import SessionReaders, feed_file
 from spendtui.core.model import SessionModel, Source
 from spendtui.core.paths import SessionFiles
 
-FORMAT = 4  # bump whenever SessionModel or what we store changes shape
+FORMAT = 5  # bump whenever SessionModel or what we store changes shape
 MAGIC = b"SPENDTUI-CACHE\n"
 TAIL = 256  # bytes before the offset that must be unchanged for "only grew"
 PERSIST_WINDOW = 24 * 3600  # keep model snapshots for sessions written within a day
@@ -186,8 +186,12 @@ class SessionCache:
         files: SessionFiles,
         pricer: Callable[..., Any] | None,
         persist: bool = True,
+        readers: SessionReaders | None = None,
     ) -> SessionModel:
         """The session's model, read on from the cached state where possible.
+
+        ``readers`` (a live follower's) are left positioned where the model stops,
+        so following goes on from there.
 
         The model counts every call in its files; cross-session dedup (forks) is
         applied by the caller with ``mark_billed_elsewhere``, so the cached state
@@ -223,7 +227,8 @@ class SessionCache:
         model.pricer = pricer
         model.billed_elsewhere = None
         model.transcript = files.main
-        readers = SessionReaders(files)
+        if readers is None:
+            readers = SessionReaders(files)
         changed = False
         for f, agent in [(files.main, None), *[(a.path, a) for a in files.agents]]:
             if f is None:

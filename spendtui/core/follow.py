@@ -139,10 +139,12 @@ class SessionFollower:
         pricer: Pricer | None = None,
         follow_clear: bool = True,
         siblings: Sequence[SessionFiles] | None = None,
+        cache: Any = None,
     ) -> None:
         self.files = files
         self.pricer = pricer
         self.follow_clear = follow_clear
+        self.cache = cache  # a SessionCache: start from the last run's snapshot of this session
         self.retain: int | None = RETAIN_CALLS
         self._siblings = siblings
         self.previous: list[str] = []  # sessions left behind by /clear
@@ -187,11 +189,25 @@ class SessionFollower:
     def _load(self) -> list[Event]:
         self._pending = []
         self.readers = SessionReaders(self.files)
-        model = SessionModel(self.files.session_id)
-        model.retain = self.retain
-        self._listen(model)
-        self.model = load_with_dedup(self.files, self.pricer, siblings=self._siblings, readers=self.readers,
-                                     model=model)
+        if self.cache is not None:
+            # A snapshot of this session from an earlier run: only the bytes written
+            # since are read. History events are made up from the model afterwards.
+            model = load_with_dedup(self.files, self.pricer, siblings=self._siblings, readers=self.readers,
+                                    cache=self.cache)
+            model.retain = self.retain
+            self._listen(model)
+            self.model = model
+            self._pending.extend(history_events(model))
+            if self._stream is not None:
+                for i in range(0, len(self._pending), STREAM_BATCH):
+                    self._stream(self._pending[i:i + STREAM_BATCH])
+                self._pending = []
+        else:
+            model = SessionModel(self.files.session_id)
+            model.retain = self.retain
+            self._listen(model)
+            self.model = load_with_dedup(self.files, self.pricer, siblings=self._siblings, readers=self.readers,
+                                         model=model)
         self._known_mains = {s.main for s in scan_project(self.project_dir).values() if s.main}
         self._gone = set()
         self._last_growth = time.time()
@@ -318,6 +334,22 @@ class SessionFollower:
         self.files = scan_project(self.project_dir).get(sid) or SessionFiles(sid, self.project_dir, path)
         events = self.load()
         self._pending = [Event("clear", {"from": old, "to": sid, "transcript": str(path)}, sid), *events]
+
+
+def history_events(model: SessionModel) -> list[Event]:
+    """The events a session's history would have produced, oldest first, rebuilt from
+    its model (when it came from the cache and no line was read to emit them)."""
+    sid = model.session_id
+    out: list[tuple[float, int, Event]] = []
+    for call in model.calls.values():
+        t = call.timestamp.timestamp() if call.timestamp else 0.0
+        out.append((t, call.seq, Event("api_call", call, sid)))
+    for c in model.compactions:
+        out.append((c.timestamp.timestamp() if c.timestamp else 0.0, 0, Event("compaction", c, sid)))
+    for sw in model.model_switches:
+        out.append((sw.timestamp.timestamp() if sw.timestamp else 0.0, 0, Event("model_switch", sw, sid)))
+    out.sort(key=lambda x: (x[0], x[1]))
+    return [e for _t, _s, e in out]
 
 
 def watch_loop(

@@ -316,10 +316,11 @@ def load_with_dedup(
     owned: set[CallKey] = set()
     for parent in parents_of(files, siblings):
         owned.update(iter_call_keys(parent))
-    if cache is not None and model is None and readers is None:
-        loaded = cache.load(files, pricer)
+    if cache is not None and model is None:
+        loaded = cache.load(files, pricer, readers=readers)
         if owned:
             loaded.mark_billed_elsewhere(owned.__contains__)
+            loaded.billed_elsewhere = owned.__contains__  # and for calls still to come
         return loaded
     return load_session(
         files, pricer, billed_elsewhere=(owned.__contains__ if owned else None), readers=readers, model=model

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from spendtui.core.usage import Usage, UsageError
+from spendtui.core.usage import Usage, UsageError, fast_pickle
 
 CallKey = tuple[str, str]
 
@@ -72,6 +72,7 @@ class Source:
     meta: dict[str, Any] | None = None  # agent-<id>.meta.json contents
 
 
+@fast_pickle
 @dataclass(slots=True)
 class ApiCall:
     key: CallKey
@@ -104,6 +105,7 @@ class ApiCall:
         return self.cost.total_pico if self.cost is not None else 0
 
 
+@fast_pickle
 @dataclass(slots=True)
 class ToolUse:
     id: str
@@ -125,6 +127,7 @@ class ToolUse:
     spawned_agent: str | None = None
 
 
+@fast_pickle
 @dataclass(slots=True)
 class Turn:
     index: int
@@ -135,6 +138,7 @@ class Turn:
     cost_pico: int = 0
 
 
+@fast_pickle
 @dataclass(slots=True)
 class Compaction:
     trigger: str
@@ -146,6 +150,7 @@ class Compaction:
     tokens_saved: int | None = None
 
 
+@fast_pickle
 @dataclass(slots=True)
 class ModelSwitch:
     timestamp: datetime | None
@@ -154,6 +159,7 @@ class ModelSwitch:
     call_key: CallKey
 
 
+@fast_pickle
 @dataclass(slots=True)
 class Agent:
     agent_id: str

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from spendtui.core import config as _config
-from spendtui.core.usage import Usage
+from spendtui.core.usage import Usage, fast_pickle
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -407,6 +407,7 @@ def _model_from_mapping(
     )
 
 
+@fast_pickle
 @dataclass(frozen=True, slots=True)
 class Cost:
     """The price of one API call. ``priced=False`` means unknown, not free."""

@@ -20,13 +20,15 @@ def run_app(
     prices: Any = None,
     force_polling: bool | None = None,
     clock: Callable[[], float] | None = None,
+    use_cache: bool = True,
 ) -> dict[str, Any] | None:
     """Run the dashboard on ``files`` (None: the no-session screen, which keeps looking).
 
     Returns the final summary dict (``spendtui summary --json``'s shape) after
     ``q``/Ctrl+C, already saved under ``summaries_dir()``; None if no session was shown.
     """
-    app = SpendApp(files, claude_dirs=claude_dirs, prices=prices, force_polling=force_polling, clock=clock)
+    app = SpendApp(files, claude_dirs=claude_dirs, prices=prices, force_polling=force_polling, clock=clock,
+                   use_cache=use_cache)
     return app.run()
 
 

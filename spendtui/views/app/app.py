@@ -119,8 +119,10 @@ class SpendApp(App[dict[str, Any] | None]):
         clock: Callable[[], float] | None = None,
         watch: bool = True,
         poll_for_sessions: bool = True,
+        use_cache: bool = False,
     ) -> None:
         super().__init__()
+        self.use_cache = use_cache  # start from the result cache's snapshot (fast first paint)
         self.files = files
         self.claude_dirs = list(claude_dirs) if claude_dirs else None
         self.prices = prices
@@ -178,7 +180,12 @@ class SpendApp(App[dict[str, Any] | None]):
     def _follow(self, files: SessionFiles, generation: int) -> None:
         worker = get_current_worker()
         pricer = self.prices.cost if self.prices is not None else None
-        follower = SessionFollower(files, pricer, follow_clear=True)
+        cache = None
+        if self.use_cache:
+            from spendtui.core.cache import SessionCache
+
+            cache = SessionCache(prices=self.prices)
+        follower = SessionFollower(files, pricer, follow_clear=True, cache=cache)
         stats = LiveStats(self.prices)
         # nobody else sees this follower yet: no lock while reading the history; its
         # events are dropped as they come (the snapshot is built from the model)
