@@ -34,7 +34,7 @@ class Chat:
         self.now += timedelta(seconds=seconds)
         return self
 
-    def _add(self, rec: dict[str, Any], parent: str | None | bool = True) -> dict[str, Any]:
+    def _add(self, rec: dict[str, Any], parent: str | bool | None = True) -> dict[str, Any]:
         rec["uuid"] = f"u{next(_ids)}"
         rec["parentUuid"] = self.last if parent is True else (None if parent is False else parent)
         rec["timestamp"] = iso(self.now)

@@ -82,7 +82,7 @@ def session() -> Chat:
 
 
 def test_parts_add_up_exactly_and_by_tool_and_file() -> None:
-    model, a = feed(session().records)
+    _model, a = feed(session().records)
     s = a.summary_fields()
     b = s["context"]["breakdown"]
     assert b["measured_tokens"] == 3 + 60 + 20600
@@ -157,7 +157,7 @@ def test_out_of_order_prompt_is_placed_before_its_reply() -> None:
     recs = chat.records
     in_order = feed(recs)[1].main[0]
     prompt, first_block = recs[0], recs[1]
-    shuffled = [first_block, recs[2], recs[3], prompt] + recs[4:]
+    shuffled = [first_block, recs[2], recs[3], prompt, *recs[4:]]
     out_of_order = feed(shuffled)[1].main[0]
     assert out_of_order.cats == in_order.cats
     assert out_of_order.est == pytest.approx(in_order.est)

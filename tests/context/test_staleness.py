@@ -90,13 +90,13 @@ def test_cold_after_three_turns_and_warm_again_when_referred_to() -> None:
         chat.prompt(f"unrelated question {n}")
         chat.call(w5=20, read=10_100 + 23 * n)
     _, a = feed(chat.records)
-    cold = {it.tool for it in a.ledger.items if it.stale == "cold"}
+    cold = {it.tool for it in a.ledger.items if a.stale.state(it) == "cold"}
     assert cold == {"Bash", "Read"}
     assert a.main[-1].cold_est > 0
     chat.prompt("what did notes.md say?")
     chat.call([{"type": "text", "text": "notes.md says: notes"}], w5=20, read=10_200)
     _, a = feed(chat.records)
-    assert {it.tool for it in a.ledger.items if it.stale == "cold"} == {"Bash"}
+    assert {it.tool for it in a.ledger.items if a.stale.state(it) == "cold"} == {"Bash"}
 
 
 def test_tracker_counts_are_incremental() -> None:

@@ -88,6 +88,7 @@ def test_calibration_trimmed_growth_ratio() -> None:
     assert c.add(300, 100)  # 3.00: hidden content, an outlier
     assert not c.add(-50, 100)  # the context shrank: no information
     assert not c.add(500, 4)  # too small to say anything
+    c.fit()
     # weighted median: ratios 0.95(100) 1.00(100) 1.05(200) 3.00(100), half of 500 reached at 1.05
     assert c.median() == pytest.approx(1.05)
     # kept within [1.05/1.5, 1.05*1.5] = [0.70, 1.575]: (100 + 210 + 95) / (100 + 200 + 100)

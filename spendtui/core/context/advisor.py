@@ -147,9 +147,6 @@ class Advisor:
         self.episodes: list[Episode] = []
         # memory
         self.memory_first: datetime | None = None
-        self.memory_tokens = 0.0
-        self.memory_cost_pico = 0
-        self.memory_calls = 0
         # sub-agents
         self.fanouts: list[tuple[tuple[str, str], datetime | None, list[str]]] = []
         # batch
@@ -232,26 +229,39 @@ class Advisor:
 
     # ---------------------------------------------------------------- memory
     def _memory_on_call(self, call: ApiCall, comp: CallComposition) -> None:
-        r = self.a.ratio
-        m = comp.memory_exact + r * comp.memory_est
-        if m <= 0:
-            return
-        rates = self._rates(call.model, call.timestamp)
-        self.memory_tokens = m
-        self.memory_calls += 1
-        if rates is None:
-            return
-        u = call.usage
-        b = self.a.baseline() or 0.0
-        read = min(m, max(0.0, u.cache_read_input_tokens - b))
-        written = m - read
-        wrate = rates.input
-        if u.cache_creation_input_tokens > 0:
-            wrate = (rates.cache_write_1h if u.ephemeral_1h_input_tokens > u.ephemeral_5m_input_tokens
-                     else rates.cache_write_5m)
-        self.memory_cost_pico += pico_of(read, rates.cache_read) + pico_of(written, wrate)
-        if self.memory_first is None and m > MEMORY_LIMIT:
+        """Only the trigger is kept per call; the cost is summed on demand at the current ratio."""
+        if self.memory_first is None and comp.memory_exact + self.a.ratio * comp.memory_est > MEMORY_LIMIT:
             self.memory_first = call.timestamp
+
+    def memory_cost(self) -> tuple[float, int, int]:
+        """(memory tokens now, calls that carried memory, pico-dollars those tokens cost).
+
+        Memory sits right after the baseline in the first message: on each call the part the
+        cache read covers was paid at the read price, the rest at the call's write price (or
+        the input price when nothing was written)."""
+        a = self.a
+        r = a.ratio
+        b = a.baseline() or 0.0
+        tokens = 0.0
+        calls = 0
+        pico = 0
+        for comp, call in zip(a.main, a.main_calls, strict=True):
+            m = comp.memory_exact + r * comp.memory_est
+            if m <= 0:
+                continue
+            tokens = m
+            calls += 1
+            rates = self._rates(call.model, call.timestamp)
+            if rates is None:
+                continue
+            u = call.usage
+            read = min(m, max(0.0, u.cache_read_input_tokens - b))
+            wrate = rates.input
+            if u.cache_creation_input_tokens > 0:
+                wrate = (rates.cache_write_1h if u.ephemeral_1h_input_tokens > u.ephemeral_5m_input_tokens
+                         else rates.cache_write_5m)
+            pico += pico_of(read, rates.cache_read) + pico_of(m - read, wrate)
+        return tokens, calls, pico
 
     # ---------------------------------------------------------------- pruning
     def _pruning_on_call(self, call: ApiCall, comp: CallComposition) -> None:
@@ -440,20 +450,23 @@ class Advisor:
                       datetime.fromtimestamp(now, timezone.utc))
 
     def _memory(self) -> Advice | None:
-        m = self.memory_tokens
-        if self.memory_first is None or m <= MEMORY_LIMIT or self.memory_cost_pico <= 0:
+        if self.memory_first is None:
             return None
-        saving = self.memory_cost_pico * (m - MEMORY_LIMIT) / m
+        m, calls, cost = self.memory_cost()
+        if m <= MEMORY_LIMIT or cost <= 0:
+            return None
+        saving = cost * (m - MEMORY_LIMIT) / m
         if usd(saving) < MIN_SAVING_USD:
             return None
-        per_1k = self.memory_cost_pico * 1000 / m
-        files = [{"path": mf.path, "tokens": round(self.a.ratio * self.a.estimator.count(mf.text))}
-                 for mf in self.a.memory_files]
+        per_1k = cost * 1000 / m
+        r = self.a.ratio
+        files = [{"path": it.path, "tokens": round(it.exact + r * it.est)}
+                 for it in self.a.ledger.items if it.cat == "memory" and it.path]
         msg = (f"Memory files (CLAUDE.md and imports) are {round(m):,} tokens, sent with every call: "
-               f"{money(self.memory_cost_pico)} over {self.memory_calls} calls, {money(per_1k)} per 1K tokens. "
+               f"{money(cost)} over {calls} calls, {money(per_1k)} per 1K tokens. "
                f"Trimming them to {MEMORY_LIMIT // 1000}K tokens would save about {money(saving)}.")
-        ev = {"tokens": round(m), "calls": self.memory_calls, "cost_usd": usd(self.memory_cost_pico),
-              "cost_per_1k_usd": usd(per_1k), "limit_tokens": MEMORY_LIMIT, "files": files}
+        ev = {"tokens": round(m), "calls": calls, "cost_usd": usd(cost), "cost_per_1k_usd": usd(per_1k),
+              "limit_tokens": MEMORY_LIMIT, "files": files}
         return Advice("lean_memory", "lean_memory", msg, usd(saving), ev, self.memory_first)
 
     def fanout_extra_calls(self) -> tuple[list[tuple[tuple[str, str], datetime | None, list[str], int]],

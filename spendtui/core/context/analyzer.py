@@ -709,6 +709,7 @@ class ContextAnalyzer:
     def breakdown_for_call(self, call: ApiCall | tuple[str, str]) -> dict[str, Any] | None:
         """Composition of one main-chain call for the app's bar: parts summing to its prompt."""
         key = call if isinstance(call, tuple) else call.key
+        self.calibration.fit()
         c = self.compositions.get(key)
         if c is None:
             return None
@@ -725,17 +726,20 @@ class ContextAnalyzer:
     def advice(self, now: float | datetime | None = None) -> list[Any]:
         """Current advice, biggest saving first (``now`` enables the live TTL countdown)."""
         self.flush()
+        self.calibration.fit()
         return self.advisor.current(now)
 
     def new_advice(self, now: float | datetime | None = None) -> list[Any]:
         """Advice that appeared (or grew a lot) since the last call: for toasts."""
         self.flush()
+        self.calibration.fit()
         return self.advisor.pop_new(now)
 
     def summary_fields(self, now: float | datetime | None = None) -> dict[str, Any]:
         from spendtui.core.context.report import summary_fields
 
         self.flush()
+        self.calibration.fit()
         return summary_fields(self, now)
 
     def merge_into(self, summary: dict[str, Any], now: float | datetime | None = None) -> dict[str, Any]:

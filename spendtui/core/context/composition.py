@@ -215,7 +215,7 @@ class Item:
     turn: int = 0
     ts: datetime | None = None
     is_result: bool = False
-    stale: str | None = None  # None, "superseded" (edited/re-read/changed on disk), "cold"
+    stale: str | None = None  # None, "superseded" (edited/re-read/changed on disk), "removed"
     stale_why: str | None = None
     last_ref_turn: int = 0
     hidden: bool = False  # sent but not in the transcript (the claudeMd reminder)
@@ -229,6 +229,10 @@ class Sums:
     def add(self, it: Item, sign: int = 1) -> None:
         self.est += sign * it.est
         self.exact += sign * it.exact
+
+    def add_sums(self, other: Sums, sign: int = 1) -> None:
+        self.est += sign * other.est
+        self.exact += sign * other.exact
 
 
 @dataclass(slots=True)

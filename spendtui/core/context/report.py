@@ -72,8 +72,8 @@ def stale(a: ContextAnalyzer) -> dict[str, Any]:
             cold_cost = pico_of(tokens, wr)
     items: dict[tuple[str, str, str], float] = {}
     for it in a.ledger.items:
-        if it.stale in ("superseded", "cold"):
-            k = (it.path or it.tool or "?", it.tool or "?", it.stale_why or it.stale)
+        if a.stale.state(it) in ("superseded", "cold"):
+            k = (it.path or it.tool or "?", it.tool or "?", a.stale.why(it) or "stale")
             items[k] = items.get(k, 0.0) + f * (it.exact + r * it.est)
     top = sorted(items.items(), key=lambda kv: -kv[1])[:10]
     left = 0

@@ -15,8 +15,9 @@ Rules (transcript-format.md §3.4):
 * reads inside a sub-agent never enter the parent's context (only main-chain
   records reach this tracker).
 
-Work is O(1) amortised per event: items waiting to go cold sit in buckets by
-the turn they were last referred to, and a new turn drains one bucket.
+Work is O(1) per event: output is grouped by file (one group per path, or per
+item when it has none), a reference touches only its group, and groups waiting
+to go cold sit in buckets by the turn they were last referred to.
 """
 
 from __future__ import annotations
@@ -25,11 +26,22 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from spendtui.core.context.composition import Item, Sums
 
 COLD_TURNS = 3
 _WORD_RE = re.compile(r"[\w.\-/]+")
+READ_TOOLS = ("Read", "NotebookRead", "attachment:file", "attachment:compact_file_reference")
+
+
+@dataclass(slots=True, eq=False)
+class Group:
+    """The live, coldable output about one file (or one path-less item)."""
+
+    last_ref_turn: int
+    sums: Sums = field(default_factory=Sums)
+    cold: bool = False
 
 
 class StaleTracker:
@@ -39,9 +51,10 @@ class StaleTracker:
         self.stale = Sums()
         self.cold = Sums()
         self._reads: dict[str, list[Item]] = defaultdict(list)  # path -> file-content items
-        self._by_path: dict[str, list[Item]] = defaultdict(list)  # path -> any tool item
+        self._groups: dict[str, Group] = {}
+        self._item_group: dict[int, Group] = {}
         self._basenames: dict[str, set[str]] = defaultdict(set)
-        self._buckets: dict[int, list[Item]] = defaultdict(list)
+        self._buckets: dict[int, list[Group]] = defaultdict(list)
         self.events: dict[str, int] = defaultdict(int)  # why items went stale, for evidence
 
     # ------------------------------------------------------------ lifecycle
@@ -50,48 +63,58 @@ class StaleTracker:
         self.stale = Sums()
         self.cold = Sums()
         self._reads.clear()
-        self._by_path.clear()
+        self._groups.clear()
+        self._item_group.clear()
         self._basenames.clear()
         self._buckets.clear()
         for it in items:
-            self._index(it)
-            if it.stale == "cold":
-                it.stale = None
             if it.stale is not None:
                 self.stale.add(it)
-            elif self._coldable(it):
-                if self.turn - it.last_ref_turn >= self.cold_turns:
-                    it.stale = "cold"
-                    self.cold.add(it)
-                else:
-                    self._buckets[it.last_ref_turn].append(it)
+                self._index_read(it)
+            else:
+                self.add(it, it.last_ref_turn)
 
     def remove(self, items: Iterable[Item]) -> None:
         """Items cleared from the context (microcompaction)."""
         for it in items:
-            if it.stale == "cold":
-                self.cold.add(it, -1)
-            elif it.stale is not None:
+            if it.stale is not None:
                 self.stale.add(it, -1)
+            else:
+                self._ungroup(it)
             it.stale = "removed"
 
     @staticmethod
     def _coldable(it: Item) -> bool:
         return it.cat == "tools" and it.is_result
 
-    def _index(self, it: Item) -> None:
-        if it.path:
-            self._by_path[it.path].append(it)
-            self._basenames[os.path.basename(it.path)].add(it.path)
-            if it.is_result and it.tool in ("Read", "attachment:file", "attachment:compact_file_reference"):
-                self._reads[it.path].append(it)
+    def _index_read(self, it: Item) -> None:
+        if it.path and it.is_result and it.tool in READ_TOOLS:
+            self._reads[it.path].append(it)
+
+    def _ungroup(self, it: Item) -> None:
+        g = self._item_group.pop(id(it), None)
+        if g is not None:
+            g.sums.add(it, -1)
+            if g.cold:
+                self.cold.add(it, -1)
 
     # ------------------------------------------------------------ events
-    def add(self, it: Item) -> None:
-        it.last_ref_turn = self.turn
-        self._index(it)
-        if self._coldable(it):
-            self._buckets[self.turn].append(it)
+    def add(self, it: Item, turn: int | None = None) -> None:
+        it.last_ref_turn = self.turn if turn is None else turn
+        self._index_read(it)
+        if it.path:
+            self._basenames[os.path.basename(it.path)].add(it.path)
+        if not self._coldable(it):
+            return
+        key = it.path or f"#{id(it)}"
+        g = self._groups.get(key)
+        if g is None:
+            g = self._groups[key] = Group(it.last_ref_turn)
+            self._buckets[g.last_ref_turn].append(g)
+        if g.cold:
+            self.cold.add(it)
+        g.sums.add(it)
+        self._item_group[id(it)] = g
 
     def on_read(self, it: Item, full: bool, unchanged: bool = False) -> None:
         """A new Read result; a full re-read supersedes the earlier copies of the file."""
@@ -110,25 +133,25 @@ class StaleTracker:
         self.on_ref(path)
 
     def _supersede(self, it: Item, why: str) -> None:
-        if it.stale in ("superseded", "removed"):
+        if it.stale is not None:
             return
-        if it.stale == "cold":
-            self.cold.add(it, -1)
+        self._ungroup(it)
         it.stale = "superseded"
         it.stale_why = why
         self.stale.add(it)
         self.events[why] += 1
 
     def on_ref(self, path: str) -> None:
-        """Something referred to ``path``: its live items are warm again."""
-        for it in self._by_path.get(path, ()):
-            if it.stale == "cold":
-                self.cold.add(it, -1)
-                it.stale = None
-            if it.stale is None and it.last_ref_turn != self.turn:
-                it.last_ref_turn = self.turn
-                if self._coldable(it):
-                    self._buckets[self.turn].append(it)
+        """Something referred to ``path``: its output is warm again."""
+        g = self._groups.get(path)
+        if g is None:
+            return
+        if g.cold:
+            g.cold = False
+            self.cold.add_sums(g.sums, -1)
+        if g.last_ref_turn != self.turn:
+            g.last_ref_turn = self.turn
+            self._buckets[self.turn].append(g)
 
     def on_text(self, text: str) -> None:
         """A reply naming a file by its base name refers to it."""
@@ -144,12 +167,24 @@ class StaleTracker:
         self.turn += 1
         due = self.turn - self.cold_turns
         for t in [t for t in self._buckets if t <= due]:
-            for it in self._buckets.pop(t):
-                if it.stale is None and it.last_ref_turn == t:
-                    it.stale = "cold"
-                    it.stale_why = f"not referred to for {self.cold_turns} turns"
-                    self.cold.add(it)
+            for g in self._buckets.pop(t):
+                if not g.cold and g.last_ref_turn == t:
+                    g.cold = True
+                    self.cold.add_sums(g.sums)
 
     # ------------------------------------------------------------ queries
+    def state(self, it: Item) -> str | None:
+        """"superseded", "cold" or None (live) for an item of the current ledger."""
+        if it.stale is not None:
+            return it.stale
+        g = self._item_group.get(id(it))
+        return "cold" if g is not None and g.cold else None
+
+    def why(self, it: Item) -> str | None:
+        s = self.state(it)
+        if s == "cold":
+            return f"not referred to for {self.cold_turns} turns"
+        return it.stale_why if s else None
+
     def sums(self) -> tuple[Sums, Sums]:
         return Sums(self.stale.est, self.stale.exact), Sums(self.cold.est, self.cold.exact)

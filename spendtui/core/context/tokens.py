@@ -248,10 +248,14 @@ class Calibration:
     """
 
     TRIM = 1.5
+    REFIT_GROWTH = 1.1  # re-locate the median when the pairs grew by 10 %: O(n log n) overall
 
     prior: float = 1.0
     _pairs: list[tuple[float, float, float]] = field(default_factory=list)  # (ratio, real, est)
-    _cached: float | None = None
+    _median: float | None = None
+    _fitted_at: int = 0
+    _kept_real: float = 0.0
+    _kept_est: float = 0.0
     pairs: int = 0
     rejected: int = 0
     kept: int = 0
@@ -268,20 +272,42 @@ class Calibration:
             return False
         self._pairs.append((r, float(remaining), float(delta_est)))
         self.pairs += 1
-        self._cached = None
+        if self._median is None or self.pairs > self._fitted_at * self.REFIT_GROWTH + 4:
+            self._refit()
+        elif self._in_band(r):
+            self._kept_real += remaining
+            self._kept_est += delta_est
+            self.kept += 1
         return True
 
-    def median(self) -> float:
-        if not self._pairs:
-            return self.prior
+    def _refit(self) -> None:
         ordered = sorted(self._pairs)
         half = sum(p[2] for p in ordered) / 2
         acc = 0.0
+        self._median = ordered[-1][0]
         for r, _, est in ordered:
             acc += est
             if acc >= half:
-                return r
-        return ordered[-1][0]
+                self._median = r
+                break
+        self._fitted_at = self.pairs
+        kept = [(real, est) for r, real, est in self._pairs if self._in_band(r)]
+        self.kept = len(kept)
+        self._kept_real = sum(k[0] for k in kept)
+        self._kept_est = sum(k[1] for k in kept)
+
+    def fit(self) -> None:
+        """Re-locate the median on all pairs now (before a report; ingest refits lazily)."""
+        if self.pairs and self._fitted_at != self.pairs:
+            self._refit()
+
+    def _in_band(self, r: float) -> bool:
+        lo, hi = self.band()
+        return lo <= r <= hi
+
+    def median(self) -> float:
+        """Weighted median of the pair ratios (weights: estimated size), as last located."""
+        return self._median if self._median is not None else self.prior
 
     def band(self) -> tuple[float, float]:
         """Pair ratios inside this range are estimation noise; outside, hidden content."""
@@ -290,21 +316,14 @@ class Calibration:
 
     @property
     def ratio(self) -> float:
-        if self._cached is None:
-            if not self._pairs:
-                return self.prior
-            m = self.median()
-            kept = [(real, est) for r, real, est in self._pairs if m / self.TRIM <= r <= m * self.TRIM]
-            self.kept = len(kept)
-            est = sum(e for _, e in kept)
-            self._cached = sum(r for r, _ in kept) / est if est > 0 else m
-        return self._cached
+        if self._kept_est > 0:
+            return self._kept_real / self._kept_est
+        return self.median()
 
     @property
     def method(self) -> str:
         if not self.pairs:
             return "prior"
-        _ = self.ratio
         return f"growth ratio over {self.kept} of {self.pairs} call-to-call pairs (median-trimmed)"
 
 
