@@ -396,6 +396,8 @@ class LiveSnapshot:
     agents: tuple[AgentRow, ...]
     unpriced_models: tuple[str, ...] = ()
     previous_sessions: tuple[str, ...] = field(default_factory=tuple)
+    budget: tuple[Any, ...] = ()  # BudgetState per configured scope (spendtui.core.budget)
+    skipped_lines: int = 0
 
     @property
     def cost_usd(self) -> float:

@@ -368,3 +368,38 @@ async def test_cursor_on_the_newest_row_follows_new_calls(claude_root: Path, pri
         append_jsonl(files.main, [assistant("m4", "r4", usage(5, 5, cr=1030), model=SONNET, when=ts(0, 3))])
         await wait_for(pilot, lambda: table.row_count == 4, "the fourth call")
         assert table.cursor_row == 2 and cells(table, 2)[0] == "12:01:00"  # stays on the call it was on
+
+
+async def test_budget_toasts_and_gauge(claude_root: Path, prices: PriceTable, tmp_path: Path,
+                                       monkeypatch: Any) -> None:
+    """A $0.01 session budget: HEAD costs $0.00528 (53 %); one more call of $0.00375 makes
+    $0.00903 (90 %), another $0.00375 makes $0.01278 (128 %)."""
+    cfg = tmp_path / "budget.toml"
+    cfg.write_text("[budget]\nsession_usd = 0.01\n")
+    monkeypatch.setenv("SPENDTUI_CONFIG", str(cfg))
+    monkeypatch.setattr("spendtui.core.budget.notify_desktop", lambda alert: False)
+    files = make_session(claude_root, HEAD)
+    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0 + 30))
+    seen: list[Message] = []
+    async with app.run_test(size=(160, 50), message_hook=seen.append) as pilot:
+        await wait_for(pilot, lambda: app.updates > 0, "the first paint")
+        assert stat(app, "cost").note == "session 53% of $0.0100"
+        assert [t for t in toasts(seen) if t[0] == "Budget"] == []  # passed before we started: not news
+        # 1000 cache-write tokens at $3.75/MTok = $0.00375 each
+        append_jsonl(files.main, [assistant("m2", "r2", usage(0, 0, cw5=1000), model=SONNET, when=ts(0, 1))])
+        await wait_for(pilot, lambda: stat(app, "cost").note == "session 90% of $0.0100", "90 %")
+        append_jsonl(files.main, [assistant("m3", "r3", usage(0, 0, cw5=1000), model=SONNET, when=ts(0, 2))])
+        await wait_for(pilot, lambda: stat(app, "cost").note == "session 128% of $0.0100", "128 %")
+        await wait_for(pilot, lambda: len([t for t in toasts(seen) if t[0] == "Budget"]) >= 2, "budget toasts")
+        budget = [m for _t, m in toasts(seen) if _t == "Budget"]
+        assert "80%" in budget[0] and "100%" in budget[1]
+
+
+async def test_unreadable_lines_are_shown(claude_root: Path, prices: PriceTable) -> None:
+    files = make_session(claude_root, HEAD)
+    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0 + 30))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.updates > 0, "the first paint")
+        append_jsonl(files.main, ["{not json", assistant("m2", "r2", usage(5, 5), model=SONNET, when=ts(0, 1))])
+        await wait_for(pilot, lambda: stat(app, "model").note == "1 unreadable line skipped", "the skipped count")
+        assert stat(app, "calls").value == "2"

@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -191,7 +192,11 @@ class SpendApp(App[dict[str, Any] | None]):
         # events are dropped as they come (the snapshot is built from the model)
         follower.load(on_events=lambda _batch: None)
         stats.rebuild(follower.model)
-        snap = stats.snapshot(follower.previous)
+        budget = self._budget_tracker(pricer)
+        if budget is not None:
+            budget.track(follower.model)
+            budget.check()  # thresholds already passed before we started are not news
+        snap = self._snapshot(stats, follower, budget)
         if worker.is_cancelled:
             return
         with self.model_lock:
@@ -203,12 +208,34 @@ class SpendApp(App[dict[str, Any] | None]):
         def on_events(events: list[Event]) -> None:
             with self.model_lock:
                 notices = stats.apply(follower.model, events)
-                snap = stats.snapshot(follower.previous)
+                if budget is not None:
+                    budget.track(follower.model)  # after /clear the follower has a new model
+                    notices = [*notices, *[Notice("budget", "Budget", a.message(),
+                                                  "error" if a.threshold >= 100 else "warning")
+                                           for a in budget.check()]]
+                snap = self._snapshot(stats, follower, budget)
             if not worker.is_cancelled:
                 self.post_message(LiveUpdate(generation, snap, notices))
 
         locked = cast(SessionFollower, _LockedFollower(follower, self.model_lock))
         watch_loop(locked, on_events, worker.cancelled_event, force_polling=self.force_polling)
+
+    def _budget_tracker(self, pricer: Any) -> Any:
+        """Budgets from the config file (None when none are set or the config is bad)."""
+        from spendtui.core.budget import BudgetConfigError, tracker_from_config
+        from spendtui.core.config import ConfigError, load_config
+
+        try:
+            return tracker_from_config(load_config(), self.claude_dirs, pricer, notify=True)
+        except (ConfigError, BudgetConfigError) as e:
+            self.call_from_thread(self.notify, str(e), title="Budgets not loaded", severity="error", timeout=15)
+            return None
+
+    @staticmethod
+    def _snapshot(stats: LiveStats, follower: SessionFollower, budget: Any) -> LiveSnapshot:
+        snap = stats.snapshot(follower.previous)
+        return replace(snap, budget=tuple(budget.states()) if budget is not None else (),
+                       skipped_lines=follower.model.skipped_lines)
 
     def on_live_update(self, message: LiveUpdate) -> None:
         if message.generation != self.generation:

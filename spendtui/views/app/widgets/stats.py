@@ -65,9 +65,14 @@ class HeaderStats(Horizontal):
         if not snap.cost_complete:
             cost += " +?"
         sub = fmt.usd(snap.subagent_cost_pico)
-        self.query_one("#stat-cost", Stat).show(
-            cost, f"sub-agents {sub}" if snap.subagent_cost_pico else "main chain only",
-            "bold green" if snap.cost_complete else "bold yellow")
+        note = f"sub-agents {sub}" if snap.subagent_cost_pico else "main chain only"
+        style = "bold green" if snap.cost_complete else "bold yellow"
+        if snap.budget:
+            # the budget nearest its limit, coloured as it fills: the gauge of issue "budgets"
+            worst = max(snap.budget, key=lambda b: b.ratio)
+            note = f"{worst.scope} {100 * worst.ratio:.0f}% of {fmt.usd(worst.budget_pico)}"
+            style = "bold red" if worst.ratio >= 1 else "bold yellow" if worst.ratio >= 0.8 else style
+        self.query_one("#stat-cost", Stat).show(cost, note, style)
         last = snap.last_call
         if last is None:
             self.query_one("#stat-last", Stat).show("-", "no calls yet")
@@ -81,10 +86,14 @@ class HeaderStats(Horizontal):
             f"{plural(snap.turns, 'turn')}")
         model = fmt.short_model(snap.current_model)
         unpriced = ", ".join(snap.unpriced_models)
-        self.query_one("#stat-model", Stat).show(
-            model, f"not priced: {unpriced}" if unpriced else
-            f"{plural(snap.model_switches, 'switch', 'switches')} · {plural(snap.compactions, 'compaction')}",
-            "bold" if not unpriced else "bold yellow")
+        if unpriced:
+            note = f"not priced: {unpriced}"
+        elif snap.skipped_lines:
+            note = f"{plural(snap.skipped_lines, 'unreadable line')} skipped"
+        else:
+            note = f"{plural(snap.model_switches, 'switch', 'switches')} · {plural(snap.compactions, 'compaction')}"
+        self.query_one("#stat-model", Stat).show(model, note, "bold" if not (unpriced or snap.skipped_lines)
+                                                 else "bold yellow")
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
