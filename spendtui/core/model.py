@@ -190,6 +190,9 @@ class Skipped:
 
 
 TOKEN_KINDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
+_COST_PARTS = (("input", "input_pico"), ("output", "output_pico"), ("cache_write_5m", "cache_write_5m_pico"),
+               ("cache_write_1h", "cache_write_1h_pico"), ("cache_read", "cache_read_pico"),
+               ("web_search", "web_search_pico"))
 
 
 def _usage_tokens(u: Usage) -> dict[str, int]:
@@ -689,12 +692,8 @@ class SessionModel:
         self.cost_by_model[call.model] += sign * pico
         if priced:
             k = self.cost_by_kind
-            k["input"] += sign * cost.input_pico
-            k["output"] += sign * cost.output_pico
-            k["cache_write_5m"] += sign * cost.cache_write_5m_pico
-            k["cache_write_1h"] += sign * cost.cache_write_1h_pico
-            k["cache_read"] += sign * cost.cache_read_pico
-            k["web_search"] += sign * cost.web_search_pico
+            for kind, attr in _COST_PARTS:
+                k[kind] += sign * getattr(cost, attr, 0)
         self.calls_by_model[call.model] += sign
         self.counted_calls += sign
         self.web_search_requests += sign * u.web_search_requests
