@@ -34,7 +34,7 @@ from spendtui.core.model import ApiCall
 from spendtui.core.usage import Usage
 
 if TYPE_CHECKING:
-    from spendtui.core.context.analyzer import AgentFacts, ContextAnalyzer
+    from spendtui.core.context.analyzer import ContextAnalyzer
     from spendtui.core.context.cache import Miss
 
 PICO = 10**12
@@ -136,7 +136,7 @@ class Episode:
 
 
 class Advisor:
-    def __init__(self, analyzer: ContextAnalyzer, on_advice: Any = None) -> None:
+    def __init__(self, analyzer: ContextAnalyzer) -> None:
         self.a = analyzer
         self._ro: dict[str, bool] = {}
         self._agents_in_call: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -223,9 +223,6 @@ class Advisor:
                 self.fanouts.append((prev.key, prev.timestamp, list(self._agents_in_call[prev.key])))
         self._memory_on_call(call, comp)
         self._pruning_on_call(call, comp)
-
-    def on_agent_call(self, call: ApiCall, facts: AgentFacts) -> None:
-        """Sub-agent rules are evaluated on demand; nothing to keep per call yet."""
 
     # ---------------------------------------------------------------- memory
     def _memory_on_call(self, call: ApiCall, comp: CallComposition) -> None:

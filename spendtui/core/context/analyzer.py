@@ -12,7 +12,6 @@ parent's context.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -70,8 +69,6 @@ class AgentFacts:
     """What the sub-agent rules need about one sub-agent."""
 
     agent_id: str
-    first_message_est: float | None = None
-    first_message_exact: int = 0
     tools: dict[str, int] = field(default_factory=dict)
     read_only: bool = True
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -113,7 +110,6 @@ class ContextAnalyzer:
         history: list[tuple[date, float]] | None = None,
         current_plan: str | None = None,
         cold_turns: int = COLD_TURNS,
-        on_advice: Callable[[Any], None] | None = None,
     ) -> None:
         self.model = model
         self.prices = prices
@@ -167,7 +163,7 @@ class ContextAnalyzer:
 
         from spendtui.core.context.advisor import Advisor
 
-        self.advisor = Advisor(self, on_advice=on_advice)
+        self.advisor = Advisor(self)
         model.record_observers.append(self.observe)
 
     # ================================================================ memory
@@ -601,7 +597,7 @@ class ContextAnalyzer:
 
     # ---------------------------------------------------------------- sub-agents
     def _observe_agent(self, rec: dict[str, Any], src: Source) -> None:
-        aid = src.agent_id or rec.get("agentId")
+        """Sub-agent calls: which tools each agent used (its reads stay out of our ledger)."""
         msg = rec.get("message")
         rtype = rec.get("type")
         if rtype == "assistant" and isinstance(msg, dict):
@@ -622,12 +618,6 @@ class ContextAnalyzer:
                     tid = b.get("id") if isinstance(b.get("id"), str) else None
                     self.advisor.on_tool_use(tid, name, b.get("input") if isinstance(b.get("input"), dict) else {},
                                              call)
-            self.advisor.on_agent_call(call, facts)
-        elif rtype == "user" and isinstance(msg, dict) and isinstance(aid, str):
-            facts = self.agents.setdefault(aid, AgentFacts(aid))
-            if facts.first_message_est is None and not facts.calls:
-                est, exact = self._weigh(msg.get("content"), None)
-                facts.first_message_est, facts.first_message_exact = est, exact
 
     # ================================================================ queries
     @property
@@ -635,7 +625,8 @@ class ContextAnalyzer:
         return self.calibration.ratio
 
     def baseline(self) -> float | None:
-        """System prompt + tool definitions: the first call's prompt minus its messages."""
+        """System prompt + tool definitions: the first call's prompt minus its (calibrated)
+        messages, or, once a compaction happened, the prefix the next call read back."""
         if self.observed_baseline is not None:
             return float(self.observed_baseline)
         if not self.main:
