@@ -296,3 +296,29 @@ def test_retiring_old_calls_keeps_every_total(tmp_path: Path) -> None:
     assert len(small.calls) <= 40 + 40 // 4 + 16 < len(full.calls) == 300
     a, b = session_summary(full, prices, now=0), session_summary(small, prices, now=0)
     assert a == b  # every figure, the costliest calls included
+
+
+def test_retired_keys_survive_a_cache_round_trip(tmp_path: Path) -> None:
+    """Retired calls are remembered by a stable digest, so a late copy is still not
+    counted after the model came back from the result cache in another process."""
+    import subprocess
+    import sys
+
+    from spendtui.core.cache import SessionCache
+
+    recs: list = [user("go")] + [assistant(f"msg_{i}", f"req_{i}", usage(out=10), when=ts(i % 60, i // 60))
+                                 for i in range(100)]
+    p = write_jsonl(tmp_path / "projects" / "-p" / "s.jsonl", recs)
+    files = scan_project(p.parent)["s"]
+    SessionCache(tmp_path / "cache").load(files, None, retain=20)
+    with open(p, "a") as f:  # a late copy of msg_3 (retired), with more output
+        f.write(json.dumps(assistant("msg_3", "req_3", usage(out=500))) + "\n")
+    code = (
+        "import sys; from pathlib import Path; from spendtui.core.cache import SessionCache;"
+        "from spendtui.core.paths import scan_project;"
+        f"m = SessionCache(Path({str(tmp_path / 'cache')!r})).load(scan_project(Path({str(p.parent)!r}))['s'], None,"
+        " retain=20); print(m.tokens['output'], m.counted_calls)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "PYTHONHASHSEED": "123"}).stdout.split()
+    assert out == ["1000", "100"]

@@ -187,6 +187,7 @@ class SessionCache:
         pricer: Callable[..., Any] | None,
         persist: bool = True,
         readers: SessionReaders | None = None,
+        retain: int | None = None,
     ) -> SessionModel:
         """The session's model, read on from the cached state where possible.
 
@@ -224,6 +225,8 @@ class SessionCache:
             self.misses += 1
             model = SessionModel(files.session_id)
             states = {}
+        model.retain = retain  # a live follower's memory bound applies while reading, too
+        model.retire_now()
         model.pricer = pricer
         model.billed_elsewhere = None
         model.transcript = files.main

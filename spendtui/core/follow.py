@@ -193,8 +193,7 @@ class SessionFollower:
             # A snapshot of this session from an earlier run: only the bytes written
             # since are read. History events are made up from the model afterwards.
             model = load_with_dedup(self.files, self.pricer, siblings=self._siblings, readers=self.readers,
-                                    cache=self.cache)
-            model.retain = self.retain
+                                    cache=self.cache, retain=self.retain)
             self._listen(model)
             self.model = model
             self._pending.extend(history_events(model))

@@ -309,6 +309,7 @@ def load_with_dedup(
     readers: SessionReaders | None = None,
     model: SessionModel | None = None,
     cache: Any = None,
+    retain: int | None = None,
 ) -> SessionModel:
     """Load one session, not counting calls that an earlier session (fork parent) owns."""
     if siblings is None:
@@ -317,7 +318,7 @@ def load_with_dedup(
     for parent in parents_of(files, siblings):
         owned.update(iter_call_keys(parent))
     if cache is not None and model is None:
-        loaded = cache.load(files, pricer, readers=readers)
+        loaded = cache.load(files, pricer, readers=readers, retain=retain)
         if owned:
             loaded.mark_billed_elsewhere(owned.__contains__)
             loaded.billed_elsewhere = owned.__contains__  # and for calls still to come

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -473,7 +474,7 @@ class SessionModel:
         ] if isinstance(blocks, list) else []
 
         existing = self.calls.get(key)
-        if existing is None and self._retired and hash(key) in self._retired:
+        if existing is None and self._retired and _key_hash(key) in self._retired:
             return  # a late line of a call we already counted and let go of
         if existing is not None and isinstance(raw_usage, dict) and _same_or_smaller(raw_usage, existing.usage):
             # Another block line of a response we have (the usual case): nothing to
@@ -565,6 +566,11 @@ class SessionModel:
 
     TOP_KEEP = 20
 
+    def retire_now(self) -> None:
+        """Apply ``retain`` to a model built without it (e.g. one loaded from the cache)."""
+        if self.retain is not None and len(self.calls) > self.retain:
+            self._retire_oldest()
+
     def _retire_oldest(self) -> None:
         """Let go of the details of all but the newest ``retain`` calls."""
         assert self.retain is not None
@@ -576,7 +582,7 @@ class SessionModel:
             del self.calls[call.key]
             if self._by_message_id.get(call.key[0]) == call.key:
                 del self._by_message_id[call.key[0]]
-            self._retired.add(hash(call.key))
+            self._retired.add(_key_hash(call.key))
             if call.billed_elsewhere:
                 self._retired_copies += 1
             if id(call) in keep_top:
@@ -891,6 +897,12 @@ def _same_or_smaller(raw: dict[str, Any], u: Usage) -> bool:
         and raw.get("cache_read_input_tokens") == u.cache_read_input_tokens
         and raw.get("cache_creation_input_tokens") == u.cache_creation_input_tokens
     )
+
+
+def _key_hash(key: CallKey) -> int:
+    """A stable 64-bit digest of a call key (Python's str hash changes per process, and
+    retired keys are pickled with the model into the result cache)."""
+    return int.from_bytes(hashlib.blake2b(f"{key[0]}\0{key[1]}".encode(), digest_size=8).digest(), "big")
 
 
 _INTERNED: dict[str, str] = {}
