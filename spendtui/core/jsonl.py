@@ -8,6 +8,7 @@ as one string, so memory stays flat however large a transcript grows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -60,6 +61,10 @@ def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return obj, None
 
 
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
 @dataclass(slots=True)
 class FileIdentity:
     """What tells us a file is still the one we read: same inode, not shorter."""
@@ -99,9 +104,11 @@ class LineReader:
     # the last line was handed out without its newline (final=True); if the
     # writer adds it later, it ends that line rather than starting a new one
     _owe_newline: bool = field(default=False, repr=False)
-    # the last bytes read and the offset they end at: a file truncated and written
-    # again between two reads has other bytes there, though it is no shorter
+    # a digest of the last bytes read, their length and the offset they end at: a file
+    # truncated and written again between two reads has other bytes there, though it is
+    # no shorter (a digest, not the bytes: they are often the user's last prompt)
     _tail: bytes = field(default=b"", repr=False)
+    _tail_len: int = field(default=0, repr=False)
     _tail_end: int = field(default=0, repr=False)
 
     def reset(self) -> None:
@@ -111,7 +118,7 @@ class LineReader:
         self.pending = 0
         self._skip_to_newline = False
         self._owe_newline = False
-        self._tail, self._tail_end = b"", 0
+        self._tail, self._tail_len, self._tail_end = b"", 0, 0
 
     def changed_identity(self) -> str | None:
         """'replaced' (new inode), 'truncated', 'rewritten' (same inode, other bytes
@@ -128,11 +135,11 @@ class LineReader:
             return "replaced"
         if st.st_size < self.offset:
             return "truncated"
-        if self._tail and (st.st_size, st.st_mtime_ns) != (self.identity.size, self.identity.mtime_ns):
+        if self._tail_len and (st.st_size, st.st_mtime_ns) != (self.identity.size, self.identity.mtime_ns):
             try:
                 with open(self.path, "rb") as f:
-                    f.seek(self._tail_end - len(self._tail))
-                    if f.read(len(self._tail)) != self._tail:
+                    f.seek(self._tail_end - self._tail_len)
+                    if _digest(f.read(self._tail_len)) != self._tail:
                         return "rewritten"
             except OSError:
                 return None
@@ -142,9 +149,10 @@ class LineReader:
         start = max(0, self.offset - TAIL)
         try:
             f.seek(start)
-            self._tail, self._tail_end = f.read(self.offset - start), self.offset
+            tail = f.read(self.offset - start)
+            self._tail, self._tail_len, self._tail_end = _digest(tail), len(tail), self.offset
         except OSError:
-            self._tail, self._tail_end = b"", 0
+            self._tail, self._tail_len, self._tail_end = b"", 0, 0
 
     def read_lines(self, final: bool = False) -> Iterator[tuple[int, bytes]]:
         """Yield (line number, raw line without newline) for each complete new line.
