@@ -316,3 +316,16 @@ def test_plan_projection_helpers() -> None:
     assert compare_plans(130)["best"] == "max5x" and compare_plans(130)["saving_usd"] == 30
     assert compare_plans(20)["best"] == "api" and "switch_to" not in compare_plans(20)
     assert compare_plans(30)["best"] == "pro"
+
+
+def test_rules_see_the_last_call_too() -> None:
+    """A session that ends on the spawning call or mid-run still gets its advice."""
+    chat, agents, firsts = fan_out(5)
+    assert chat.records[-1]["type"] == "assistant"
+    chat.records = chat.records[:-1]  # the parent's answer after the agents never came
+    _, a = feed(chat.records, agents=agents)
+    assert only(a.advice(), "subagents").saving_usd == pytest.approx(firsts[0], abs=1e-9)
+    chat, _ = exploration(5)
+    chat.records = chat.records[:-1]  # no final answer: the 5th read-only call is the last
+    _, a = feed(chat.records)
+    assert only(a.advice(), "model_routing").evidence["calls"] == 5

@@ -140,19 +140,15 @@ class Advisor:
         self.a = analyzer
         self._ro: dict[str, bool] = {}
         self._agents_in_call: dict[tuple[str, str], list[str]] = defaultdict(list)
-        # model routing
-        self._run_len = 0
-        self.routing_first: tuple[int, datetime | None] | None = None
         # pruning
         self.episodes: list[Episode] = []
         # memory
         self.memory_first: datetime | None = None
-        # sub-agents
-        self.fanouts: list[tuple[tuple[str, str], datetime | None, list[str]]] = []
         # batch
         self._sig: dict[str, tuple[str, ...]] = {}
         self._sig_count: dict[tuple[str, ...], int] = defaultdict(int)
         self._path_calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self.routing_first: datetime | None = None
         self.batch_first: dict[tuple[str, ...], datetime | None] = {}
         # cool-down
         self._shown: dict[str, tuple[float, float]] = {}
@@ -210,17 +206,8 @@ class Advisor:
         return total > 0 and edits / total >= EDIT_HEAVY_SHARE
 
     def on_main_call(self, call: ApiCall, comp: CallComposition, miss: Miss | None) -> None:
-        a = self.a
-        # the previous call is complete now: classify it
-        if len(a.main_calls) >= 2:
-            prev, pcomp = a.main_calls[-2], a.main[-2]
-            self._run_len = self._run_len + 1 if self.call_read_only(prev) else 0
-            if (self.routing_first is None and self._run_len >= MIN_RUN
-                    and self.family(prev.model) in ROUTING_FAMILIES and not self._edit_heavy(pcomp.turn)):
-                self.routing_first = (pcomp.index, prev.timestamp)
-            n_agents = len(self._agents_in_call.get(prev.key, ()))
-            if n_agents > FANOUT_LIMIT and all(f[0] != prev.key for f in self.fanouts):
-                self.fanouts.append((prev.key, prev.timestamp, list(self._agents_in_call[prev.key])))
+        """Per-call triggers that depend on the context at that moment (memory, pruning);
+        the rest (routing runs, fan-outs, batches) are read off the calls on demand."""
         self._memory_on_call(call, comp)
         self._pruning_on_call(call, comp)
 
@@ -312,6 +299,9 @@ class Advisor:
 
     # ================================================================ rules on demand
     def _routing(self) -> tuple[Advice | None, set[tuple[str, str]]]:
+        """Runs of >= ``MIN_RUN`` read-only main calls outside edit-heavy turns, on Opus/Sonnet.
+
+        The advice counts as given once the first qualifying run reached ``MIN_RUN`` calls."""
         a = self.a
         runs: list[list[int]] = []
         cur: list[int] = []
@@ -328,31 +318,36 @@ class Advisor:
         actual = haiku = 0
         tools: dict[str, int] = defaultdict(int)
         models: set[str] = set()
-        n = 0
+        first: datetime | None = None
+        qualifying = 0
         for run in runs:
             if any(self._edit_heavy(a.main[i].turn) for i in run):
                 continue
-            for i in run:
-                call = a.main_calls[i]
-                if self.family(call.model) not in ROUTING_FAMILIES:
-                    continue
+            calls = [a.main_calls[i] for i in run if not a.main_calls[i].billed_elsewhere
+                     and self.family(a.main_calls[i].model) in ROUTING_FAMILIES]
+            if len(calls) < MIN_RUN:
+                continue
+            qualifying += 1
+            if first is None:
+                first = calls[MIN_RUN - 1].timestamp
+            for call in calls:
                 keys.add(call.key)
-                n += 1
                 models.add(call.model)
                 actual += self.cost(call.model, call.usage, call.timestamp)
                 haiku += self.cost(ROUTING_TARGET, call.usage, call.timestamp)
                 for t in call.tools:
                     tools[t] += 1
+        self.routing_first = first
         saving = actual - haiku
-        if not keys or usd(saving) < MIN_SAVING_USD or self.routing_first is None:
+        if not keys or usd(saving) < MIN_SAVING_USD:
             return None, keys
         names = ", ".join(t for t, _ in sorted(tools.items(), key=lambda kv: -kv[1]))
-        msg = (f"{n} read-only calls ({names}) ran on {', '.join(sorted(models))} for {money(actual)}; "
+        msg = (f"{len(keys)} read-only calls ({names}) ran on {', '.join(sorted(models))} for {money(actual)}; "
                f"on Haiku, or in an Explore sub-agent, they would have cost about {money(haiku)}: "
                f"save {money(saving)}. Keep the big model for the turns that write code.")
-        ev = {"calls": n, "runs": sum(1 for r in runs), "cost_usd": usd(actual), "haiku_cost_usd": usd(haiku),
+        ev = {"calls": len(keys), "runs": qualifying, "cost_usd": usd(actual), "haiku_cost_usd": usd(haiku),
               "tools": dict(tools), "models": sorted(models), "target": ROUTING_TARGET}
-        return Advice("model_routing", "model_routing", msg, usd(saving), ev, self.routing_first[1]), keys
+        return Advice("model_routing", "model_routing", msg, usd(saving), ev, first), keys
 
     def _pruning(self) -> Advice | None:
         if not self.episodes:
@@ -472,7 +467,9 @@ class Advisor:
         a = self.a
         groups = []
         keys: set[tuple[str, str]] = set()
-        for call_key, ts, tids in self.fanouts:
+        fanouts = [(k, a.model.calls[k].timestamp, tids) for k, tids in self._agents_in_call.items()
+                   if len(tids) > FANOUT_LIMIT and k in a.model.calls]
+        for call_key, ts, tids in fanouts:
             firsts: list[tuple[int, tuple[str, str]]] = []
             agents: list[str] = []
             for tid in tids:

@@ -96,7 +96,7 @@ def replay(a: ContextAnalyzer) -> Avoidable:
             episodes.append(e)
             res.by_category["pruning"] -= e.one_time_pico
     _, routing_keys = adv._routing()
-    routing_from = adv.routing_first[1] if adv.routing_first else None
+    routing_from = adv.routing_first
     mem_excess = int(adv.memory_cost()[0] - MEMORY_LIMIT) if adv._memory() is not None else 0
     mem_from = adv.memory_first
     batch = adv.batch_group()

@@ -133,8 +133,8 @@ class CacheAnalyzer:
         pu: Usage = prev.usage
         ttl = ttl_of(pu, self.ttl)
         self.ttl = ttl_of(u, ttl)
-        if ev.compaction:
-            return None  # the context was replaced, not grown: a rewrite, not a miss
+        if ev.compaction or call.billed_elsewhere:
+            return None  # replaced, not grown (a rewrite, not a miss); or a fork's copy of its parent
         expected = pu.cache_read_input_tokens + pu.cache_creation_input_tokens
         read = u.cache_read_input_tokens
         if prompt < pu.prompt_tokens * (1 - GROWTH_TOLERANCE):
