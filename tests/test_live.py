@@ -347,3 +347,23 @@ def test_notices_name_what_happened() -> None:
     ev = Event("reset", {"file": "/x/s1.jsonl", "why": "truncated"}, "s1")
     assert live.notice_for(ev) == live.Notice("reset", "Transcript re-read", "s1.jsonl was truncated", "warning")
     assert live.notice_for(Event("turn", None, "s1")) is None
+
+
+def test_burn_rate_counts_calls_a_long_session_let_go_of(tmp_path: Path) -> None:
+    """With ``retain`` the model forgets old calls' details, not their time or money."""
+    from spendtui.core.model import SessionModel
+
+    recs = [user("go")] + [assistant(f"m{i}", f"r{i}", usage(out=100), when=ts(0, i)) for i in range(50)]
+    p = write_jsonl(tmp_path / "projects" / "-p" / "s.jsonl", recs)
+    prices = PriceTable.default()
+    files = scan_project(p.parent)["s"]
+    small = SessionModel("s")
+    small.retain = 5
+    small = load_session(files, prices.cost, model=small)
+    assert len(small.calls) < 50
+    stats = live.LiveStats(prices)
+    stats.rebuild(small)
+    snap = stats.snapshot()
+    # 50 calls a minute apart: 49 minutes active; 50 x 100 output tokens x $15/MTok = $0.075
+    assert snap.active_seconds == 49 * 60
+    assert snap.burn_usd_per_hour == pytest.approx(0.075 / (49 / 60))

@@ -431,7 +431,10 @@ class LiveStats:
         self._reset_state()
         self._compaction_ts = sorted(t for c in model.main_compactions if (t := epoch(c.timestamp)) is not None)
         for call in list(model.calls.values()):
-            self._add_call(call)
+            self._add_call(call, count_activity=False)
+        # activity from every counted call, including those a long session let go of
+        for t in model.call_times():
+            self.activity.add(t)
 
     def apply(self, model: SessionModel, events: Sequence[Event]) -> list[Notice]:
         """Fold one batch in; returns the toasts it deserves.
@@ -479,13 +482,13 @@ class LiveStats:
         agent = self.model.agents.get(call.agent_id)
         return agent.agent_type if agent is not None else None
 
-    def _add_call(self, call: ApiCall) -> None:
+    def _add_call(self, call: ApiCall, count_activity: bool = True) -> None:
         prev = self._last_in_chain.get(call.agent_id)
         self._last_in_chain[call.agent_id] = call
         if call.billed_elsewhere:
             return  # a fork's copy of its parent's call: history of another session
         t = epoch(call.timestamp)
-        if t is not None:
+        if t is not None and count_activity:
             self.activity.add(t)
         atype = self._agent_type(call)
         compacted = call.agent_id is None and self._compacted_between(prev, call)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import hashlib
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -329,6 +330,10 @@ class SessionModel:
         self._retired: set[int] = set()
         self._retired_copies = 0
         self._retired_top: list[ApiCall] = []
+        # when each call was made (all of them, retired or not), for activity time;
+        # 8 bytes a call. Copies found to be billed elsewhere are struck off separately.
+        self._call_times = array("d")
+        self._times_struck: Counter[float] = Counter()
 
     # ---------------------------------------------------------------- events
     def _emit(self, event: str, payload: Any) -> None:
@@ -538,6 +543,8 @@ class SessionModel:
         if self.billed_elsewhere is not None and self.billed_elsewhere(key):
             call.billed_elsewhere = True
         self.calls[key] = call
+        if ts is not None and not call.billed_elsewhere:
+            self._call_times.append(ts.timestamp())
         self._by_message_id.setdefault(mid, key)
         for b in tool_blocks:
             self._add_tool_use(b, call, ts)
@@ -593,6 +600,18 @@ class SessionModel:
                     del self.tools[tid]
         if len(self.main_calls) > self.retain:
             self.main_calls = self.main_calls[-self.retain:]
+
+    def call_times(self) -> list[float]:
+        """Timestamps (epoch s) of every counted call, sorted, retired calls included."""
+        struck = Counter(self._times_struck)
+        out = []
+        for t in self._call_times:
+            if struck and struck[t] > 0:
+                struck[t] -= 1
+                continue
+            out.append(t)
+        out.sort()
+        return out
 
     def costliest(self, n: int) -> list[ApiCall]:
         """The ``n`` most expensive counted calls, retired ones included."""
@@ -862,6 +881,8 @@ class SessionModel:
             if not call.billed_elsewhere and pred(call.key):
                 self._uncount(call)
                 call.billed_elsewhere = True
+                if call.timestamp is not None:
+                    self._times_struck[call.timestamp.timestamp()] += 1
                 n += 1
         return n
 
