@@ -364,6 +364,6 @@ def test_burn_rate_counts_calls_a_long_session_let_go_of(tmp_path: Path) -> None
     stats = live.LiveStats(prices)
     stats.rebuild(small)
     snap = stats.snapshot()
-    # 50 calls a minute apart: 49 minutes active; 50 x 100 output tokens x $15/MTok = $0.075
+    # 50 calls a minute apart: 49 minutes active; each call 3 input x $3 + 100 output x $15 per MTok
     assert snap.active_seconds == 49 * 60
-    assert snap.burn_usd_per_hour == pytest.approx(0.075 / (49 / 60))
+    assert snap.burn_usd_per_hour == pytest.approx(50 * (3 * 3 + 100 * 15) / 1e6 / (49 / 60))
