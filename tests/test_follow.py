@@ -189,3 +189,27 @@ def test_follower_starts_from_the_cache_and_goes_on(tmp_path: Path) -> None:
     append_jsonl(p, [assistant("msg_4", "req_4", usage(out=8)), assistant("msg_4", "req_4", usage(out=9))])
     assert [e.kind for e in second.poll()] == ["api_call", "call_updated"]
     assert second.model.tokens["output"] == 5 + 6 + 7 + 9
+
+
+def test_clear_in_a_real_claude_code_session(tmp_path: Path) -> None:
+    """Claude Code 2.1.197's own /clear (tests/fixtures/cc2197/interactive): the new
+    session file appears next to the old one and the follower moves to it."""
+    import shutil
+
+    from tests.conftest import FIXTURES
+
+    src = FIXTURES / "cc2197" / "interactive"
+    meta = json.loads((src / "scenario.json").read_text())
+    before, after = meta["info"]["before_clear"], meta["info"]["after_clear"]
+    (proj_src,) = (src / "projects").iterdir()
+    proj = tmp_path / "projects" / proj_src.name
+    proj.mkdir(parents=True)
+    shutil.copyfile(proj_src / f"{before}.jsonl", proj / f"{before}.jsonl")
+    f = SessionFollower(scan_project(proj)[before])
+    f.load()
+    assert f.model.counted_calls > 0
+    shutil.copyfile(proj_src / f"{after}.jsonl", proj / f"{after}.jsonl")
+    events = f.poll()
+    assert events[0].kind == "clear" and events[0].payload == {
+        "from": before, "to": after, "transcript": str(proj / f"{after}.jsonl")}
+    assert f.files.session_id == after and f.previous == [before]
