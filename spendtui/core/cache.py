@@ -30,7 +30,7 @@ from spendtui.core.loader import SessionReaders, feed_file
 from spendtui.core.model import SessionModel, Source
 from spendtui.core.paths import SessionFiles
 
-FORMAT = 5  # bump whenever SessionModel or what we store changes shape
+FORMAT = 6  # bump whenever SessionModel or what we store changes shape
 MAGIC = b"SPENDTUI-CACHE\n"
 TAIL = 256  # bytes before the offset that must be unchanged for "only grew"
 PERSIST_WINDOW = 24 * 3600  # keep model snapshots for sessions written within a day
@@ -43,6 +43,7 @@ _ALLOWED = {
     ("datetime", "datetime"), ("datetime", "date"), ("datetime", "timezone"), ("datetime", "timedelta"),
     ("decimal", "Decimal"), ("pathlib", "PosixPath"), ("pathlib", "WindowsPath"), ("pathlib", "Path"),
     ("copyreg", "_reconstructor"), ("copyreg", "__newobj__"),
+    ("array", "array"), ("array", "_array_reconstructor"),
 }
 _ALLOWED_MODULES = ("spendtui.core.",)
 

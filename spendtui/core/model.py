@@ -283,6 +283,8 @@ class SessionModel:
         self.git_branch: str | None = None
         self.started: datetime | None = None
         self.ended: datetime | None = None
+        self._started_raw: str | None = None  # the same times as written, for cheap comparisons
+        self._ended_raw: str | None = None
         self.forked_from: str | None = None
 
         self.calls: dict[CallKey, ApiCall] = {}
@@ -355,22 +357,37 @@ class SessionModel:
         """Apply one parsed transcript record. Never raises on odd data."""
         self.lines_read += 1
         rtype = rec.get("type")
-        ts = parse_ts(rec.get("timestamp"))
-        if ts is not None and rtype not in ("progress",):
-            if self.started is None or ts < self.started:
-                self.started = ts
-            if self.ended is None or ts > self.ended:
-                self.ended = ts
+        raw_ts = rec.get("timestamp")
+        ts: datetime | None = None
+        if rtype != "progress" and type(raw_ts) is str:
+            if len(raw_ts) == 24 and raw_ts[-1] == "Z" and raw_ts[10] == "T":
+                # Claude Code's own format sorts as text: parse only a new first/last time
+                if self._started_raw is None or raw_ts < self._started_raw:
+                    ts = parse_ts(raw_ts)
+                    if ts is not None:
+                        self._started_raw, self.started = raw_ts, ts
+                if self._ended_raw is None or raw_ts > self._ended_raw:
+                    ts = ts or parse_ts(raw_ts)
+                    if ts is not None:
+                        self._ended_raw, self.ended = raw_ts, ts
+            else:
+                ts = parse_ts(raw_ts)
+                if ts is not None:
+                    if self.started is None or ts < self.started:
+                        self.started, self._started_raw = ts, ""
+                    if self.ended is None or ts > self.ended:
+                        self.ended, self._ended_raw = ts, "~"
         if src.agent_id is None:
             self._note_envelope(rec)
 
         if rtype == "assistant" or (rtype is None and isinstance(rec.get("message"), dict)):
-            self._ingest_assistant(rec, src, line, ts)
+            self._ingest_assistant(rec, src, line, ts, raw_ts)
         elif rtype == "user":
+            ts = ts if ts is not None else parse_ts(raw_ts)
             self._ingest_user(rec, src, line, ts)
         elif rtype == "system":
             if src.agent_id is None and not rec.get("isSidechain"):
-                self._ingest_system(rec, ts)
+                self._ingest_system(rec, ts if ts is not None else parse_ts(raw_ts))
         elif rtype == "progress":
             self._ingest_progress(rec)
         elif rtype == "summary":
@@ -448,7 +465,10 @@ class SessionModel:
                 agent.description = agent.description or tu.description
                 return
 
-    def _ingest_assistant(self, rec: dict[str, Any], src: Source, line: int, ts: datetime | None) -> None:
+    def _ingest_assistant(self, rec: dict[str, Any], src: Source, line: int, ts: datetime | None,
+                          raw_ts: Any = None) -> None:
+        """One assistant line. ``ts`` may be None with ``raw_ts`` set: it is parsed only
+        when needed (most lines repeat a response we already have)."""
         msg = rec.get("message")
         if not isinstance(msg, dict):
             self.skip(src, line, "assistant record without a message object")
@@ -484,6 +504,8 @@ class SessionModel:
         if existing is not None and isinstance(raw_usage, dict) and _same_or_smaller(raw_usage, existing.usage):
             # Another block line of a response we have (the usual case): nothing to
             # re-price, only its tool_use blocks are new.
+            if tool_blocks and ts is None:
+                ts = parse_ts(raw_ts)
             for b in tool_blocks:
                 self._add_tool_use(b, existing, ts)
             sr = msg.get("stop_reason")
@@ -495,6 +517,8 @@ class SessionModel:
         except UsageError as e:
             self.skip(src, line, f"invalid usage ({e})")
             return
+        if ts is None:
+            ts = parse_ts(raw_ts)
 
         existing = self.calls.get(key)
         if existing is None:
