@@ -171,3 +171,18 @@ def test_rows_and_report_equal_with_and_without_cache(tmp_path: Path) -> None:
     for by in ("day", "model", "project", "session"):
         assert build_report(sessions, prices, by=by, cache=SessionCache(tmp_path / "cache", prices)) == \
             build_report(sessions, prices, by=by)
+
+
+def test_every_real_session_round_trips_through_the_cache(tmp_path: Path) -> None:
+    """A snapshot of each genuine 2.1.197 session (sub-agents, compactions, forks) is
+    written, read back without error, and gives the same summary as a fresh parse."""
+    from tests.conftest import FIXTURES
+
+    sessions = [s for d in sorted((FIXTURES / "cc2197").iterdir()) if d.is_dir() for s in discover([d])]
+    assert len(sessions) >= 8
+    for s in sessions:
+        SessionCache(tmp_path / "cache").load(s, None, retain=None)
+        c = SessionCache(tmp_path / "cache")
+        m = c.load(s, None)
+        assert (c.hits, c.errors, c.misses) == (1, 0, 0), s.session_id
+        assert _summary(m) == _summary(load_session(s, None)), s.session_id
