@@ -79,7 +79,7 @@ def harness_cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from tests.harness.tools import require_clients
 
     require_clients("claude")
-    from tests.context.harness_cases import BUILDERS, register_plans
+    from tests.context.harness_cases import build, register_plans
 
     register_plans()
     base = tmp_path_factory.mktemp("ctx-cases")
@@ -88,7 +88,7 @@ def harness_cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     class Lazy:
         def __getitem__(self, name: str) -> Any:
             if name not in built:
-                built[name] = BUILDERS[name](base)
+                built[name] = build(name, base)
             return built[name]
 
     yield Lazy()

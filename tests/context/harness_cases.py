@@ -243,6 +243,36 @@ def lean(base: Path) -> Case:
         return _case(s, sid)
 
 
+def _main_calls(case: Case) -> int:
+    return sum(1 for r in case.truth if r["kind"] == "main")
+
+
+# What a complete run of each case looks like (a run killed half-way, e.g. on a loaded machine,
+# is built again rather than tested).
+CHECKS: dict[str, Callable[[Case], bool]] = {
+    "explore": lambda c: _main_calls(c) == 13,
+    "read_edit_read": lambda c: _main_calls(c) == 17,
+    "idle_gap": lambda c: _main_calls(c) == 4,
+    "claude_md_edit": lambda c: _main_calls(c) == 6,
+    "fanout": lambda c: _main_calls(c) == 2 and len(c.agent_records()) == 6 and all(
+        any(r.get("type") == "assistant" for r in recs) for recs in c.agent_records().values()),
+    "big_context": lambda c: _main_calls(c) == 10,
+    "batch": lambda c: _main_calls(c) == 61,
+    "lean": lambda c: _main_calls(c) == 5,
+}
+
+
+def build(name: str, base: Path, attempts: int = 3) -> Case:
+    """Build case ``name`` under ``base``, again if a run came out incomplete."""
+    case = BUILDERS[name](base)
+    for _ in range(attempts - 1):
+        if CHECKS[name](case):
+            break
+        case = BUILDERS[name](base)
+    assert CHECKS[name](case), f"harness case {name} incomplete after {attempts} runs"
+    return case
+
+
 BUILDERS: dict[str, Callable[[Path], Case]] = {
     "explore": explore,
     "read_edit_read": read_edit_read,

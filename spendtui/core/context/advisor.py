@@ -467,8 +467,8 @@ class Advisor:
         a = self.a
         groups = []
         keys: set[tuple[str, str]] = set()
-        fanouts = [(k, a.model.calls[k].timestamp, tids) for k, tids in self._agents_in_call.items()
-                   if len(tids) > FANOUT_LIMIT and k in a.model.calls]
+        fanouts = [(k, a.call_index[k].timestamp, tids) for k, tids in self._agents_in_call.items()
+                   if len(tids) > FANOUT_LIMIT and k in a.call_index]
         for call_key, ts, tids in fanouts:
             firsts: list[tuple[int, tuple[str, str]]] = []
             agents: list[str] = []
@@ -480,7 +480,7 @@ class Advisor:
                 facts = a.agents.get(aid) if aid else None
                 if facts is None or not facts.calls:
                     continue
-                first = a.model.calls.get(facts.calls[0])
+                first = a.call_index.get(facts.calls[0])
                 if first is None:
                     continue
                 agents.append(aid)
@@ -497,7 +497,7 @@ class Advisor:
         for aid, facts in self.a.agents.items():
             if not facts.read_only or not facts.tools or len(facts.calls) < OPUS_EXPLORE_MIN_CALLS:
                 continue
-            calls = [self.a.model.calls[k] for k in facts.calls if k in self.a.model.calls]
+            calls = [self.a.call_index[k] for k in facts.calls if k in self.a.call_index]
             if not calls or self.family(calls[0].model) != "opus":
                 continue
             cost = sum(self.cost(c.model, c.usage, c.timestamp) for c in calls)
@@ -554,7 +554,7 @@ class Advisor:
         if g is None:
             return None
         sig, paths, keys, first = g
-        calls = [self.a.model.calls[k] for k in keys if k in self.a.model.calls]
+        calls = [self.a.call_index[k] for k in keys if k in self.a.call_index]
         cost = sum(c.cost_pico for c in calls if not c.billed_elsewhere)
         saving = int(cost * (1 - BATCH_DISCOUNT))
         if usd(saving) < MIN_SAVING_USD:

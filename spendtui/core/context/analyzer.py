@@ -160,6 +160,9 @@ class ContextAnalyzer:
         self._tool_items: dict[str, Item] = {}
         self._agent_seen_calls: set[tuple[str, str]] = set()
         self._growth: list[tuple[int, float, int] | None] = []  # per main call, vs the previous one
+        # every call we saw, main and sub-agent: the live follower retires old calls from
+        # model.calls to bound memory, but the replay and the sub-agent rules need them all
+        self.call_index: dict[tuple[str, str], ApiCall] = {}
 
         from spendtui.core.context.advisor import Advisor
 
@@ -471,6 +474,8 @@ class ContextAnalyzer:
         self.segment += 1
         self.ledger.reset()
         self.stale.reset()
+        self._nodes.clear()  # nothing before the boundary can come back: keep memory per segment
+        self._children.clear()
         self._segment_hidden = []
         self._segment_has_memory = False
         self._events.compaction = True
@@ -546,6 +551,7 @@ class ContextAnalyzer:
     # ---------------------------------------------------------------- calls
     def _start_call(self, call: ApiCall, rec: dict[str, Any]) -> None:
         self._started.add(call.key)
+        self.call_index[call.key] = call
         self._hidden_memory(rec)
         prev = self.main_calls[-1] if self.main_calls else None
         prev_comp = self.main[-1] if self.main else None
@@ -609,6 +615,7 @@ class ContextAnalyzer:
             if call.key not in self._agent_seen_calls:
                 self._agent_seen_calls.add(call.key)
                 facts.calls.append(call.key)
+                self.call_index[call.key] = call
             for b in msg.get("content") or []:
                 if isinstance(b, dict) and b.get("type") == "tool_use":
                     name = b.get("name") if isinstance(b.get("name"), str) else "unknown"
@@ -620,6 +627,15 @@ class ContextAnalyzer:
                                              call)
 
     # ================================================================ queries
+    def counted_calls(self) -> list[ApiCall]:
+        """Every call this session is billed for that we saw (retired ones included)."""
+        out = []
+        for key, call in self.call_index.items():
+            if call.billed_elsewhere or self.model.calls.get(key, call) is not call:
+                continue  # a fork's copy, or a sidechain copy the model replaced by the main one
+            out.append(call)
+        return out
+
     @property
     def ratio(self) -> float:
         return self.calibration.ratio

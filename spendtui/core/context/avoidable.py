@@ -106,11 +106,9 @@ def replay(a: ContextAnalyzer) -> Avoidable:
     for aid in explorers:
         keys = a.agents[aid].calls
         k = keys[min(len(keys), OPUS_EXPLORE_MIN_CALLS) - 1]
-        explorer_from[aid] = a.model.calls[k].timestamp if k in a.model.calls else None
+        explorer_from[aid] = a.call_index[k].timestamp if k in a.call_index else None
 
-    for call in a.model.calls.values():
-        if call.billed_elsewhere:
-            continue
+    for call in a.counted_calls():
         model, u, when = call.model, call.usage, call.timestamp
         before = cost(model, u, when)
 
