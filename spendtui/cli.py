@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: latest session of this folder's project, else the latest)")
     m.add_argument("--json", action="store_true")
     m.add_argument("--top", type=int, default=5, help="how many costliest calls to list")
+    m.add_argument("--no-context", action="store_true",
+                   help="skip the context analysis (breakdown, staleness, cache misses, advice): faster")
+    m.add_argument("--exact-counts", action="store_true",
+                   help="count tokens with the API's free count_tokens endpoint (needs ANTHROPIC_API_KEY; "
+                        "sends the context's text to Anthropic)")
 
     sl = sub.add_parser("statusline", parents=[common],
                         help="one status line for Claude Code's statusLine hook (reads its JSON on stdin)")
@@ -174,8 +180,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
         return EXIT_NOT_FOUND
     prices = _prices()
     siblings = [s for s in sessions if s.project_dir == files.project_dir]
-    model = load_with_dedup(files, _pricer(prices), siblings=siblings or None, cache=_cache(args, prices))
+    analyzer = None
+    if args.no_context:
+        model = load_with_dedup(files, _pricer(prices), siblings=siblings or None, cache=_cache(args, prices))
+    else:
+        # the context analysis sees every record, so this reads the files (not the cache)
+        from spendtui.core.context import ContextAnalyzer
+        from spendtui.core.model import SessionModel
+
+        model = SessionModel(files.session_id)
+        analyzer = ContextAnalyzer(model, prices, exact_counts=args.exact_counts)
+        model = load_with_dedup(files, _pricer(prices), siblings=siblings or None, model=model)
     summary = session_summary(model, prices, top_calls=args.top, mtime=files.mtime())
+    if analyzer is not None:
+        analyzer.merge_into(summary, now=time.time())
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")

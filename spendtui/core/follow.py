@@ -145,6 +145,9 @@ class SessionFollower:
         self.pricer = pricer
         self.follow_clear = follow_clear
         self.cache = cache  # a SessionCache: start from the last run's snapshot of this session
+        # called with each new model before any record is read (after a reset or /clear
+        # too); set, it also means the whole history is read, not the cache's snapshot
+        self.on_model: Callable[[SessionModel], None] | None = None
         self.retain: int | None = RETAIN_CALLS
         self._siblings = siblings
         self.previous: list[str] = []  # sessions left behind by /clear
@@ -189,7 +192,7 @@ class SessionFollower:
     def _load(self) -> list[Event]:
         self._pending = []
         self.readers = SessionReaders(self.files)
-        if self.cache is not None:
+        if self.on_model is None and self.cache is not None:
             # A snapshot of this session from an earlier run: only the bytes written
             # since are read. History events are made up from the model afterwards.
             model = load_with_dedup(self.files, self.pricer, siblings=self._siblings, readers=self.readers,
@@ -204,6 +207,8 @@ class SessionFollower:
         else:
             model = SessionModel(self.files.session_id)
             model.retain = self.retain
+            if self.on_model is not None:
+                self.on_model(model)  # an analyser that must see every record from the first
             self._listen(model)
             self.model = load_with_dedup(self.files, self.pricer, siblings=self._siblings, readers=self.readers,
                                          model=model)

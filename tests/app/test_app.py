@@ -227,7 +227,16 @@ async def test_quit_returns_and_saves_the_summary(claude_root: Path, prices: Pri
         await wait_for(pilot, lambda: app.dashboard.query_one(CallsTable).row_count == 2, "the second call")
         await pilot.press("q")
     result: dict[str, Any] | None = app.return_value
-    expected = session_summary(load_with_dedup(files, prices.cost), prices, now=clock(), mtime=files.mtime())
+    # what `spendtui summary --json` computes: the accounting plus the context analysis
+    from spendtui.core.context import ContextAnalyzer
+    from spendtui.core.model import SessionModel
+
+    model = SessionModel(files.session_id)
+    analyzer = ContextAnalyzer(model, prices)
+    model = load_with_dedup(files, prices.cost, model=model)
+    expected = session_summary(model, prices, now=clock(), mtime=files.mtime())
+    analyzer.merge_into(expected, now=clock())
+    assert "advice" in expected and "breakdown" in expected["context"]
     assert result == expected
     saved = Path(os.environ["SPENDTUI_DATA_DIR"]) / "summaries" / "s1.json"
     assert json.loads(saved.read_text()) == json.loads(json.dumps(expected))

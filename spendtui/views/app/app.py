@@ -87,16 +87,22 @@ class SpendApp(App[dict[str, Any] | None]):
     #cache { width: 2fr; }
     #bottom { height: 1fr; }
     #calls { width: 5fr; }
-    #agents { width: 2fr; min-width: 40; }
+    #side { width: 2fr; min-width: 40; }
+    #agents { height: 1fr; }
+    #advice { height: 1fr; }
     Screen.-narrow #bottom { layout: vertical; }
     Screen.-narrow #calls { width: 1fr; }
-    Screen.-narrow #agents { width: 1fr; min-width: 0; height: 6; }
+    Screen.-narrow #side { width: 1fr; min-width: 0; height: 12; }
+    Screen.-narrow #agents { height: 6; }
+    Screen.-narrow #advice { height: 6; }
     Screen.-short Sparks, Screen.-short SparkPanel { height: 3; }
     Screen.-short SparkPanel Label { display: none; }
     Screen.-short SparkPanel Sparkline { height: 1; }
     Screen.-tiny Sparks { display: none; }
     Screen.-short HeaderStats, Screen.-short Stat, Screen.-tiny HeaderStats, Screen.-tiny Stat { height: 3; }
+    Screen.-tiny.-narrow #side { height: 10; }
     Screen.-tiny.-narrow #agents { height: 5; }
+    Screen.-tiny.-narrow #advice { height: 5; }
     """
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
     # 80x24 is still many terminals' default: below 30 rows the sparklines go, below 36 they
@@ -121,9 +127,13 @@ class SpendApp(App[dict[str, Any] | None]):
         watch: bool = True,
         poll_for_sessions: bool = True,
         use_cache: bool = False,
+        analyse: bool = True,
     ) -> None:
         super().__init__()
         self.use_cache = use_cache  # start from the result cache's snapshot (fast first paint)
+        # the context analysis (breakdown, staleness, advice) reads the whole history
+        self.analyse = analyse
+        self.analyzer: Any = None
         self.files = files
         self.claude_dirs = list(claude_dirs) if claude_dirs else None
         self.prices = prices
@@ -187,6 +197,13 @@ class SpendApp(App[dict[str, Any] | None]):
 
             cache = SessionCache(prices=self.prices)
         follower = SessionFollower(files, pricer, follow_clear=True, cache=cache)
+        if self.analyse:
+            from spendtui.core.context import ContextAnalyzer
+
+            def attach(model: Any) -> None:
+                self.analyzer = ContextAnalyzer(model, self.prices)
+
+            follower.on_model = attach
         stats = LiveStats(self.prices)
         # nobody else sees this follower yet: no lock while reading the history; its
         # events are dropped as they come (the snapshot is built from the model)
@@ -214,6 +231,9 @@ class SpendApp(App[dict[str, Any] | None]):
                                                   "error" if a.threshold >= 100 else "warning")
                                            for a in budget.check()]]
                 snap = self._snapshot(stats, follower, budget)
+                if self.analyzer is not None:
+                    notices = [*notices, *[Notice("advice", f"Advice: save ${a.saving_usd:.2f}", a.message)
+                                           for a in self.analyzer.new_advice(now=self.clock())]]
             if not worker.is_cancelled:
                 self.post_message(LiveUpdate(generation, snap, notices))
 
@@ -231,11 +251,28 @@ class SpendApp(App[dict[str, Any] | None]):
             self.call_from_thread(self.notify, str(e), title="Budgets not loaded", severity="error", timeout=15)
             return None
 
-    @staticmethod
-    def _snapshot(stats: LiveStats, follower: SessionFollower, budget: Any) -> LiveSnapshot:
+    def _snapshot(self, stats: LiveStats, follower: SessionFollower, budget: Any) -> LiveSnapshot:
         snap = stats.snapshot(follower.previous)
+        extra: dict[str, Any] = {}
+        a = self.analyzer
+        if a is not None and a.model is follower.model:
+            try:
+                extra["advice"] = tuple(a.advice(now=self.clock()))
+                last = follower.model.main_calls[-1] if follower.model.main_calls else None
+                bd = a.breakdown_for_call(last) if last is not None else None
+                fields = a.summary_fields(now=self.clock())
+                if bd:
+                    parts = dict(bd.get("parts", {}))
+                    stale = (fields.get("stale") or {}).get("tokens", 0)
+                    if stale and parts.get("tools", 0) >= stale:
+                        parts["tools"] -= stale  # the stale tool output, shown as its own part
+                        parts["stale"] = stale
+                    extra["breakdown"] = parts
+                extra["avoidable_headline"] = (fields.get("avoidable") or {}).get("headline")
+            except Exception as e:  # the analysis must never stop the live numbers
+                extra["avoidable_headline"] = f"analysis failed: {type(e).__name__}"
         return replace(snap, budget=tuple(budget.states()) if budget is not None else (),
-                       skipped_lines=follower.model.skipped_lines)
+                       skipped_lines=follower.model.skipped_lines, **extra)
 
     def on_live_update(self, message: LiveUpdate) -> None:
         if message.generation != self.generation:
@@ -310,7 +347,10 @@ class SpendApp(App[dict[str, Any] | None]):
         if not self.model_lock.acquire(timeout=LOCK_TIMEOUT):
             return None
         try:
-            return session_summary(follower.model, self.prices, now=self.clock(), mtime=follower.files.mtime())
+            summary = session_summary(follower.model, self.prices, now=self.clock(), mtime=follower.files.mtime())
+            if self.analyzer is not None and self.analyzer.model is follower.model:
+                self.analyzer.merge_into(summary, now=self.clock())
+            return summary
         finally:
             self.model_lock.release()
 

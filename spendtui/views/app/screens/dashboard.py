@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from spendtui.core.live import LiveSnapshot
 from spendtui.views.app.widgets import (
+    AdvicePanel,
     AgentsPanel,
     CachePanel,
     CallsTable,
@@ -37,14 +38,17 @@ class DashboardScreen(Screen[None]):
         yield Sparks(id="sparks")
         with Horizontal(id="bottom"):
             yield CallsTable(id="calls")
-            yield AgentsPanel(id="agents")
+            with Vertical(id="side"):
+                yield AgentsPanel(id="agents")
+                yield AdvicePanel(id="advice")
         yield Footer()
 
     def show(self, snap: LiveSnapshot) -> None:
         self.snapshot = snap
         self.query_one(HeaderStats).show(snap)
-        self.query_one(ContextGaugeView).show(snap.gauge)
+        self.query_one(ContextGaugeView).show(snap.gauge, snap.breakdown)
         self.query_one(CachePanel).show(snap.cache, snap.cache_hit_last, snap.cache_hit_session)
         self.query_one(Sparks).show(snap.context_series, snap.cost_series)
         self.query_one(CallsTable).show(snap.rows)
         self.query_one(AgentsPanel).show(snap.agents, snap.subagent_cost_pico)
+        self.query_one(AdvicePanel).show(snap.advice, snap.avoidable_headline)

@@ -22,6 +22,12 @@ class AgentsPanel(DataTable[Text | str]):
         self._rows: tuple[AgentRow, ...] = ()
 
     def on_mount(self) -> None:
+        self._ensure_columns()
+
+    def _ensure_columns(self) -> None:
+        """Columns may be needed before on_mount ran (a snapshot shown while composing)."""
+        if self.columns:
+            return
         self.add_column("type", key="type")
         self.add_column("model", key="model")
         self.add_column("calls", key="calls")
@@ -32,6 +38,7 @@ class AgentsPanel(DataTable[Text | str]):
         rows = tuple(rows)
         if rows == self._rows:
             return
+        self._ensure_columns()
         self._rows = rows
         self.clear()
         for a in rows:

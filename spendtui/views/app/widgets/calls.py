@@ -76,13 +76,19 @@ class CallsTable(DataTable[Text | str]):
         self._rows: tuple[CallRow, ...] = ()
 
     def on_mount(self) -> None:
-        for label, key in COLUMNS:
-            self.add_column(label, key=key)
+        self._ensure_columns()
+
+    def _ensure_columns(self) -> None:
+        """Columns may be needed before on_mount ran (a snapshot shown while composing)."""
+        if not self.columns:
+            for label, key in COLUMNS:
+                self.add_column(label, key=key)
 
     def show(self, rows: Sequence[CallRow]) -> None:
         rows = tuple(rows)
         if rows == self._rows:
             return
+        self._ensure_columns()
         if [r.key for r in rows] == [r.key for r in self._rows]:
             for old, new in zip(self._rows, rows, strict=True):
                 if old != new:

@@ -8,6 +8,11 @@ from textual.widget import Widget
 from spendtui.core.live import ContextGauge
 from spendtui.views.app import format as fmt
 
+PART_STYLES = {"baseline": "blue", "memory": "magenta", "attachments": "cyan", "tools": "green",
+               "conversation": "white", "compaction_summary": "yellow", "unlogged": "bright_black",
+               "stale": "red"}
+PART_LABELS = {"baseline": "system+tools", "compaction_summary": "summary", "attachments": "attach"}
+
 
 class ContextGaugeView(Widget):
     """A one-line bar plus the numbers; red once the context is past the compact point."""
@@ -25,10 +30,12 @@ class ContextGaugeView(Widget):
         super().__init__(id=id)
         self.border_title = "Context"
         self.gauge: ContextGauge | None = None
+        self.breakdown: dict[str, int] | None = None
 
-    def show(self, gauge: ContextGauge) -> None:
-        if gauge != self.gauge:
+    def show(self, gauge: ContextGauge, breakdown: dict[str, int] | None = None) -> None:
+        if gauge != self.gauge or breakdown != self.breakdown:
             self.gauge = gauge
+            self.breakdown = breakdown
             self.refresh()
 
     def render(self) -> Text:
@@ -43,21 +50,38 @@ class ContextGaugeView(Widget):
             style = "yellow"
         filled = min(width, round(g.fraction * width))
         mark = min(width - 1, int(g.compact_at / g.window * width)) if g.window else width - 1
+        # the filled part is split by what fills the context, when the analysis knows
+        cells = [style] * filled
+        parts = [(k, v) for k, v in (self.breakdown or {}).items() if v > 0]
+        total = sum(v for _k, v in parts)
+        if parts and total:
+            cells, acc = [], 0
+            for k, v in parts:
+                acc += v
+                cells += [PART_STYLES.get(k, style)] * (round(acc / total * filled) - len(cells))
         bar = Text()
         for i in range(width):
             if i == mark:
                 bar.append("┃", style="bold magenta")
-            elif i < filled:
-                bar.append("█", style=style)
+            elif i < len(cells):
+                bar.append("█", style=cells[i])
             else:
                 bar.append("░", style="dim")
         head = Text.assemble(
             (fmt.tokens(g.current), f"bold {style}"), f" / {fmt.tokens(g.window)} tokens ",
             (f"({100 * g.fraction:.1f}%)", "dim"),
         )
+        for k, v in parts:
+            head.append("  ")
+            head.append("■", style=PART_STYLES.get(k, style))
+            head.append(f" {PART_LABELS.get(k, k)} {fmt.tokens(v)}", style="dim")
         tail = Text.assemble(
             ("┃", "bold magenta"), f" auto-compact at {fmt.tokens(g.compact_at)}",
             (f" · {fmt.tokens(g.until_compact)} to go" if g.until_compact else " · compaction due", "dim"),
             (f" · peak {fmt.tokens(g.peak)}", "dim"),
         )
+        for line in (head, bar, tail):
+            line.no_wrap = True
+            line.overflow = "ellipsis"
+            line.truncate(width, overflow="ellipsis")
         return Text("\n").join([head, bar, tail])
