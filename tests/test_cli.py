@@ -41,7 +41,7 @@ def test_summary_json_keys_and_hand_computed_cost(claude_dir: Path, capsys: pyte
     s = json.loads(out)
     assert set(s) >= SUMMARY_KEYS
     assert set(s["tokens"]) == {"input", "output", "cache_write_5m", "cache_write_1h", "cache_read"}
-    assert set(s["context"]) == {"current", "peak", "window"}
+    assert set(s["context"]) == {"current", "peak", "window", "breakdown"}
     # Sonnet 4.5 list prices per MTok: input 3, output 15, 5m write 3.75, read 0.30
     main1 = 10 * 3 + 8 * 15 + 10348 * Decimal("3.75") + 5302 * Decimal("0.30")
     main2 = 10 * 3 + 151 * 15 + 369 * Decimal("3.75") + 15650 * Decimal("0.30")
@@ -53,8 +53,10 @@ def test_summary_json_keys_and_hand_computed_cost(claude_dir: Path, capsys: pyte
     assert set(agent) >= {"agent_id", "agent_type", "model", "api_calls", "cost_usd"}
     assert (agent["model"], agent["api_calls"]) == ("claude-sonnet-4-5-20250929", 1)
     assert s["cost_by_model"] == {"claude-sonnet-4-5-20250929": s["cost_usd"]}
-    assert s["context"] == {"current": 10 + 369 + 15650, "peak": max(10 + 369 + 15650, 10 + 10348 + 5302),
-                            "window": 200_000}
+    ctx = {k: v for k, v in s["context"].items() if k != "breakdown"}
+    assert ctx == {"current": 10 + 369 + 15650, "peak": max(10 + 369 + 15650, 10 + 10348 + 5302), "window": 200_000}
+    assert s["context"]["breakdown"]["measured_tokens"] == s["context"]["current"]
+    assert sum(s["context"]["breakdown"]["parts"].values()) == s["context"]["current"]
     assert s["unpriced_models"] == [] and s["skipped_lines"] == 0
     assert s["project"] == "/Users/philipp/dev/studio"
 

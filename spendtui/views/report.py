@@ -228,6 +228,42 @@ def summary_renderable(s: dict[str, Any], width: int = 120) -> Group:
                        tokens(c["tokens"]["output"]), money(c["cost_usd"]))
         parts.append(cc)
 
+    bd = (s.get("context") or {}).get("breakdown") or {}
+    if bd.get("parts"):
+        bparts = [(k, v) for k, v in bd["parts"].items() if v]
+        total = sum(v for _k, v in bparts) or 1
+        line = Text("What fills the context now: ", style="bold")
+        for i, (k, v) in enumerate(bparts):
+            line.append((", " if i else "") + f"{k.replace('_', ' ')} {tokens(v)} ({100 * v / total:.0f}%)")
+        stale = s.get("stale") or {}
+        if stale.get("tokens"):
+            line.append(f"; stale {tokens(stale['tokens'])} ({100 * stale.get('share', 0):.0f}%), "
+                        f"{money(stale.get('cost_per_call_usd'))} a call", style="yellow")
+        parts_out: list[Any] = [line]
+        cache = s.get("cache") or {}
+        misses = cache.get("misses") or []
+        if misses:
+            extra = sum(m.get("extra_cost_usd") or 0 for m in misses)
+            reasons = ", ".join(sorted({str(m.get("reason")) for m in misses}))
+            parts_out.append(Text(f"Cache misses: {len(misses)} ({reasons}), {money(extra)} over warm calls",
+                                  style="yellow"))
+        parts.append(Group(*parts_out))
+    avoid = s.get("avoidable") or {}
+    advice = s.get("advice") or []
+    if avoid.get("headline") or advice:
+        adv = Table(box=box.SIMPLE, title=avoid.get("headline") or "Advice", title_justify="left",
+                    title_style="bold")
+        adv.add_column("saving", justify="right", no_wrap=True)
+        adv.add_column("advice")
+        for a in advice:
+            adv.add_row(money(a.get("saving_usd")), f"[bold]{a.get('kind')}[/]: {a.get('message')}")
+        if not advice:
+            adv.add_row("", "[dim]nothing to change: the session is lean[/]")
+        if s.get("unlogged_calls_estimate_usd"):
+            adv.caption = (f"plus about {money(s['unlogged_calls_estimate_usd'])} of calls Claude Code makes "
+                           "but does not log (compaction, titles), estimated")
+        parts.append(adv)
+
     notes: list[str] = []
     if s.get("family_priced_models"):
         notes.append("priced by family rule (no exact table entry): "
