@@ -56,8 +56,8 @@ def _rows_cached(sessions: Sequence[SessionFiles], prices: Any, now: float, cach
     pricer = prices.cost if prices is not None else None
     docs = []
     for s in sessions:
-        doc = cache.light(s, pricer)
-        docs.append((_order_key(doc, s.session_id), s, doc["calls"]["h"], doc["summary"]))
+        doc = cache.digest(s, pricer)
+        docs.append((_order_key(doc, s.session_id), s, doc["h"], doc["summary"]))
     docs.sort(key=lambda d: d[0])
     owner: dict[int, str] = {}
     rows: list[dict[str, Any]] = []

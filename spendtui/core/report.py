@@ -118,65 +118,85 @@ def _aggregate(sessions: Sequence[Any], by: str, pricer: Any, since: date | None
     return buckets
 
 
+def _bucket_for(by: str, when: datetime | None, model: str, sid: str, project: str) -> str:
+    if by == "model":
+        return model
+    if by == "session":
+        return sid
+    if by == "project":
+        return project
+    if when is None:
+        return "(no timestamp)"
+    d = when.date()
+    if by == "day":
+        return d.isoformat()
+    if by == "week":
+        return (d - timedelta(days=d.weekday())).isoformat()
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def _add(buckets: dict[str, Bucket], key: str, model: str, sid: str, calls: int, unpriced: int, cost: int,
+         tok: Sequence[int]) -> None:
+    b = buckets.get(key)
+    if b is None:
+        b = buckets[key] = Bucket(key)
+    b.calls += calls
+    b.unpriced_calls += unpriced
+    b.cost_pico += cost
+    t = b.tokens
+    t["input"] += tok[0]
+    t["output"] += tok[1]
+    t["cache_write_5m"] += tok[2]
+    t["cache_write_1h"] += tok[3]
+    t["cache_read"] += tok[4]
+    b.models.add(model)
+    b.sessions.add(sid)
+
+
 def _aggregate_cached(sessions: Sequence[Any], by: str, cache: Any, since: date | None, until: date | None,
                       tz: tzinfo | None) -> dict[str, Bucket]:
-    """Buckets from the cache's compact per-call arrays; calls another (earlier)
-    session owns are skipped by their key hash, as `load_all` would."""
+    """Buckets from the cache index's hourly totals (no transcript or per-session file
+    read when nothing changed). A session holding calls an earlier one owns (a fork)
+    is counted call by call from its light record instead, skipping those calls.
+
+    Days are cut from UTC hours, so in a time zone whose offset is not whole hours a
+    call in the first minutes of a local day can land on the day before."""
     pricer = cache.prices.cost if cache.prices is not None else None
     docs = []
     for s in sessions:
-        doc = cache.light(s, pricer)
-        ts, forked = doc["order"]
-        docs.append(((ts if ts is not None else float("inf"), 1 if forked else 0, s.session_id), doc))
-    docs.sort(key=lambda d: d[0])
+        d = cache.digest(s, pricer)
+        ts, forked = d["order"]
+        docs.append(((ts if ts is not None else float("inf"), 1 if forked else 0, s.session_id), s, d))
+    docs.sort(key=lambda x: x[0])
     owner: dict[int, str] = {}
     buckets: dict[str, Bucket] = {}
-    for order, doc in docs:
-        sid = order[2]
-        c = doc["calls"]
-        models = doc["models"]
-        project = doc.get("project") or "(unknown)"
+    for (_t, _f, sid), s, d in docs:
+        shared = False
+        for h in d["h"]:  # every hash registered (no short cut): later sessions look them up
+            if owner.setdefault(h, sid) != sid:
+                shared = True
+        project = d.get("project") or "(unknown)"
+        models = d["models"]
+        if not shared:
+            for hour, mi, calls, unpriced, cost, *tok in d["hours"]:
+                when = datetime.fromtimestamp(hour, tz) if hour >= 0 else None
+                day = when.date() if when is not None else None
+                if (since or until) and (day is None or (since and day < since) or (until and day > until)):
+                    continue
+                _add(buckets, _bucket_for(by, when, models[mi], sid, project), models[mi], sid, calls, unpriced,
+                     cost, tok)
+            continue
+        c = cache.light(s, pricer)["calls"]
         for h, ts, mi, tok, cost, priced in zip(c["h"], c["ts"], c["m"], c["tok"], c["cost"], c["priced"],
-                                                      strict=True):
-            o = owner.setdefault(h, sid)
-            if o != sid:
+                                                strict=True):
+            if owner.get(h) != sid:
                 continue
             when = datetime.fromtimestamp(ts, tz) if ts is not None else None
             day = when.date() if when is not None else None
             if (since or until) and (day is None or (since and day < since) or (until and day > until)):
                 continue
-            model = models[mi]
-            if by == "model":
-                key = model
-            elif by == "session":
-                key = sid
-            elif by == "project":
-                key = project
-            elif when is None:
-                key = "(no timestamp)"
-            elif by == "day":
-                key = when.date().isoformat()
-            elif by == "week":
-                d = when.date()
-                key = (d - timedelta(days=d.weekday())).isoformat()
-            else:
-                key = f"{when.year:04d}-{when.month:02d}"
-            b = buckets.get(key)
-            if b is None:
-                b = buckets[key] = Bucket(key)
-            b.calls += 1
-            if priced:
-                b.cost_pico += cost
-            else:
-                b.unpriced_calls += 1
-            t = b.tokens
-            t["input"] += tok[0]
-            t["output"] += tok[1]
-            t["cache_write_5m"] += tok[2]
-            t["cache_write_1h"] += tok[3]
-            t["cache_read"] += tok[4]
-            b.models.add(model)
-            b.sessions.add(sid)
+            _add(buckets, _bucket_for(by, when, models[mi], sid, project), models[mi], sid, 1, 0 if priced else 1,
+                 cost if priced else 0, tok)
     return buckets
 
 
