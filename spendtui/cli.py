@@ -220,8 +220,9 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     if args.limit > 0:
         rows = rows[: args.limit]
     if args.json:
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        from spendtui.core.jsonl import dumps_pretty
+
+        sys.stdout.write(dumps_pretty(rows) + "\n")
         return EXIT_OK
     from rich.console import Console
 
@@ -249,8 +250,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     rep = build_report(sessions, prices, by=args.by, since=args.since, until=args.until,
                        tz=timezone.utc if args.utc else None, cache=_cache(args, prices))
     if args.json:
-        json.dump(rep, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        from spendtui.core.jsonl import dumps_pretty
+
+        sys.stdout.write(dumps_pretty(rep) + "\n")
         return EXIT_OK
     from rich.console import Console
 

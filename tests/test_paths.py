@@ -68,7 +68,7 @@ def test_three_layouts_and_non_transcripts(tmp_path: Path) -> None:
     (proj / "notes.txt").write_text("not a transcript")
     by_id = {s.session_id: s for s in discover([tmp_path])}
     assert set(by_id) == {"nested", "flatparent"}
-    assert [(a.agent_id, a.meta) for a in by_id["nested"].agents] == [("a1", {"agentType": "Explore"})]
+    assert [(a.agent_id, a.load_meta()) for a in by_id["nested"].agents] == [("a1", {"agentType": "Explore"})]
     assert [a.agent_id for a in by_id["flatparent"].agents] == ["f1"]
     assert all(f.suffix == ".jsonl" for s in by_id.values() for f in s.files)
 

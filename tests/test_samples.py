@@ -128,6 +128,7 @@ def test_subagent_with_meta_json(tmp_path: Path) -> None:
     dest.with_name("agent-aac57f5.meta.json").write_text(
         '{"agentType":"Explore","description":"look around","toolUseId":"toolu_x"}')
     files = next(s for s in discover([tmp_path]) if s.session_id == sid)
+    files.agents[0].load_meta()
     assert files.agents == [AgentFile("aac57f5", dest, {"agentType": "Explore", "description": "look around",
                                                           "toolUseId": "toolu_x"})]
     model = load_session(files)

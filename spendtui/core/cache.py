@@ -238,7 +238,7 @@ class SessionCache:
         for f, agent in [(files.main, None), *[(a.path, a) for a in files.agents]]:
             if f is None:
                 continue
-            src = Source(f, agent_id=agent.agent_id if agent else None, meta=agent.meta if agent else None)
+            src = Source(f, agent_id=agent.agent_id if agent else None, meta=agent.load_meta() if agent else None)
             reader = readers.reader_for(f, src)
             st = states.get(str(f))
             if st is not None:

@@ -288,7 +288,7 @@ class SessionFollower:
                 self._foreign_flat.add(p)  # another session's agent: never look again
         for af in candidates:
             self.files.agents.append(af)
-            src = Source(af.path, agent_id=af.agent_id, meta=af.meta)
+            src = Source(af.path, agent_id=af.agent_id, meta=af.load_meta())
             feed_file(self.model, self.readers.reader_for(af.path, src), src, final=False)
             added = True
         if self.files.main is None:

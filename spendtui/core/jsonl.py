@@ -35,6 +35,16 @@ def loads(raw: bytes) -> Any:
     return _loads(raw)
 
 
+def dumps_pretty(obj: Any) -> str:
+    """Indented JSON text for people and scripts (orjson when present: 5x faster)."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(obj, option=_orjson.OPT_INDENT_2).decode()
+        except TypeError:  # e.g. an int beyond 64 bits: the stdlib copes
+            pass
+    return json.dumps(obj, indent=2)
+
+
 def dumps(obj: Any) -> bytes:
     """Compact JSON bytes (orjson when present)."""
     if _orjson is not None:

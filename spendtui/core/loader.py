@@ -115,7 +115,7 @@ def load_session(
         src = Source(files.main)
         feed_file(model, readers.reader_for(files.main, src), src)
     for af in files.agents:
-        src = Source(af.path, agent_id=af.agent_id, meta=af.meta)
+        src = Source(af.path, agent_id=af.agent_id, meta=af.load_meta())
         feed_file(model, readers.reader_for(af.path, src), src)
     return model
 

@@ -91,6 +91,15 @@ class AgentFile:
     agent_id: str
     path: Path
     meta: dict[str, Any] | None = None
+    # discovery does not open the thousands of .meta.json files of a long history;
+    # whoever builds the agent's model reads it (load_meta)
+    meta_read: bool = field(default=False, compare=False, repr=False)
+
+    def load_meta(self) -> dict[str, Any] | None:
+        if self.meta is None and not self.meta_read:
+            self.meta = read_meta(self.path)
+        self.meta_read = True
+        return self.meta
 
 
 @dataclass(slots=True)
@@ -193,7 +202,7 @@ def scan_project(project_dir: Path) -> dict[str, SessionFiles]:
         for p in nested:
             rel = p.relative_to(d).parts
             if "subagents" in rel[:-1] or p.name.startswith("agent-"):
-                s.agents.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
+                s.agents.append(AgentFile(agent_id_from_name(p), p))
             elif s.main is None:
                 s.main = p  # ccusage-style projects/<p>/<session>/chat.jsonl
             else:
@@ -202,7 +211,7 @@ def scan_project(project_dir: Path) -> dict[str, SessionFiles]:
         parent = first_session_id(p)
         if parent is None:
             continue  # an empty or unreadable agent file: nothing to bill
-        get(parent).agents.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
+        get(parent).agents.append(AgentFile(agent_id_from_name(p), p))
     return sessions
 
 
