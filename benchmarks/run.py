@@ -12,8 +12,10 @@ and on the same files, several runs each, medians reported:
 * `spendtui report --json` warm;
 * `spendtui statusline` on the largest transcript, cold and warm;
 
-and checks that spendtui's and ccusage's totals agree. Results with machine details
-are appended to benchmarks/RESULTS.md. The live latency benchmark is latency.py.
+and checks that spendtui's and ccusage's totals agree. Then the live benchmarks:
+latency.py (a written call to `watch --json`, native events and polling; idle CPU) and
+app_latency.py (a written call to the app's table; first paint on a 100 MiB session).
+Results with machine details are appended to benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "spendtui-bench")
     ap.add_argument("--no-record", action="store_true", help="print only; do not append to RESULTS.md")
+    ap.add_argument("--skip-live", action="store_true", help="only the history benchmarks")
     args = ap.parse_args()
     text: list[str] = []
     for size in (int(s) for s in args.sizes.split(",") if s.strip()):
@@ -158,6 +161,12 @@ def main() -> None:
     if not args.no_record:
         with open(HERE / "RESULTS.md", "a", encoding="utf-8") as f:
             f.write("\n" + "\n".join(text) + "\n")
+    if not args.skip_live:
+        extra = ["--no-record"] if args.no_record else []
+        for script, opts in (("latency.py", ["--calls", "200", "--rate", "20"]),
+                             ("latency.py", ["--calls", "100", "--rate", "10", "--poll"]),
+                             ("app_latency.py", ["--calls", "60", "--big-mb", "100"])):
+            subprocess.run([sys.executable, str(HERE / script), *opts, *extra], check=True)
 
 
 if __name__ == "__main__":
