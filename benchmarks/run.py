@@ -60,13 +60,15 @@ def median_of(n: int, fn) -> tuple[float, float, int, str]:  # type: ignore[no-u
 def machine() -> str:
     cpu = "?"
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
     except OSError:
         pass
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu}), "
+            f"Python {platform.python_version()}")
 
 
 def bench_size(size_mb: int, runs: int, base: Path) -> list[str]:
@@ -126,6 +128,9 @@ def bench_size(size_mb: int, runs: int, base: Path) -> list[str]:
         cc_wall = cc_total = None
         lines.append("| ccusage | not installed (bash scripts/install_e2e.sh) | | |")
     ratio = f" ({c_wall / cc_wall:.2f}x ccusage)" if cc_wall else ""
+    cc_part = (f", ccusage ${cc_total:,.4f}, difference ${abs(total_ours - cc_total):.6f}"
+               if cc_total is not None else "")
+    rep_total = json.loads(rep)["totals"]["cost_usd"]
     lines += [
         f"| spendtui `sessions --json`, cold{ratio} | {c_wall:.2f} s | {c_cpu:.2f} s | {c_rss} MiB |",
         f"| spendtui `sessions --json`, warm | {w_wall:.3f} s | {w_cpu:.2f} s | {w_rss} MiB |",
@@ -135,9 +140,7 @@ def bench_size(size_mb: int, runs: int, base: Path) -> list[str]:
         f"| {s_rss} MiB |",
         f"| spendtui `statusline`, warm | {s_warm:.3f} s | | |",
         "",
-        f"Totals: spendtui ${total_ours:,.4f}" + (f", ccusage ${cc_total:,.4f}, difference "
-                                                   f"${abs(total_ours - cc_total):.6f}" if cc_total is not None
-                                                   else "") + f"; report total ${json.loads(rep)['totals']['cost_usd']:,.4f} "
+        f"Totals: spendtui ${total_ours:,.4f}{cc_part}; report total ${rep_total:,.4f} "
         f"(after the 1 MB growth, which adds no API calls). Statusline: `{line.strip()}`",
         "",
     ]
