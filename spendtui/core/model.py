@@ -325,6 +325,7 @@ class SessionModel:
         # subscribe here instead of growing this class; called after the model
         # has applied the record, so they can look up calls and tools by id
         self.record_observers: list[Callable[[dict[str, Any], Source, int], None]] = []
+        self.observer_errors: Counter[str] = Counter()
         # Memory bound for long live sessions: with ``retain`` set, only the newest
         # calls keep their details; older ones stay in every total and are
         # remembered by a hash of their key (so a late copy is still not counted).
@@ -405,7 +406,10 @@ class SessionModel:
         # every other type (file-history-snapshot, queue-operation, attachment,
         # last-prompt, cost-state, ...) carries nothing we account for
         for observe in self.record_observers:
-            observe(rec, src, line)
+            try:
+                observe(rec, src, line)
+            except Exception as e:  # an analyser's trouble is not a bad line, nor ours to crash on
+                self.observer_errors[f"{type(e).__name__}: {e}"[:200]] += 1
 
     def _note_envelope(self, rec: dict[str, Any]) -> None:
         cwd = rec.get("cwd")

@@ -298,7 +298,8 @@ class ContextAnalyzer:
 
     def _note_probe(self, rec: dict[str, Any]) -> None:
         """``/model`` answered "Set model to ...": Claude Code probes the new model once."""
-        c = (rec.get("message") or {}).get("content")
+        msg = rec.get("message")
+        c = msg.get("content") if isinstance(msg, dict) else None
         if isinstance(c, str) and c.startswith("<local-command-stdout>Set model to"):
             self.model_probes.append(parse_ts(rec.get("timestamp")))
 
