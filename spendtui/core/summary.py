@@ -160,6 +160,7 @@ def session_summary(
         "legacy_cost_usd": round(model.legacy_cost_usd, 6) if model.legacy_cost_usd else None,
         "costliest_calls": [call_dict(c) for c in costliest],
         "skipped_lines": model.skipped_lines,
+        "analysis_errors": sum(model.observer_errors.values()),
         "skipped": [
             {"file": str(s.file), "line": s.line, "reason": s.reason} for s in model.skipped[:20]
         ],
