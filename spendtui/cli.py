@@ -165,7 +165,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     spec = args.session
     sessions: list[SessionFiles] = []
     try:
-        sessions = discover(_claude_dirs(args))
+        sessions = _discover(args)
     except NoClaudeDataError as e:
         if not (spec and Path(spec).expanduser().exists()):
             _err(str(e))
@@ -204,9 +204,18 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _discover(args: argparse.Namespace) -> list[SessionFiles]:
+    """discover(), naming on stderr any folder it could not read (results stay partial)."""
+    problems: list[str] = []
+    sessions = discover(_claude_dirs(args), problems)
+    for p in problems:
+        _err(p)
+    return sessions
+
+
 def cmd_sessions(args: argparse.Namespace) -> int:
     try:
-        sessions = discover(_claude_dirs(args))
+        sessions = _discover(args)
     except NoClaudeDataError as e:
         _err(str(e))
         return EXIT_NOT_FOUND
@@ -242,7 +251,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from spendtui.core.report import build_report
 
     try:
-        sessions = discover(_claude_dirs(args))
+        sessions = _discover(args)
     except NoClaudeDataError as e:
         _err(str(e))
         return EXIT_NOT_FOUND
@@ -335,7 +344,7 @@ def _find_for_watch(args: argparse.Namespace) -> SessionFiles | None:
     spec = args.session
     sessions: list[SessionFiles] = []
     try:
-        sessions = discover(_claude_dirs(args))
+        sessions = _discover(args)
     except NoClaudeDataError as e:
         if not (spec and Path(spec).expanduser().exists()):
             _err(str(e))
@@ -391,7 +400,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     """The live dashboard; on quit, the session summary is printed (and saved by the app)."""
     files: SessionFiles | None = None
     try:
-        sessions = discover(_claude_dirs(args))
+        sessions = _discover(args)
         files = _resolve_session(args.session, sessions, args.project)
     except NoClaudeDataError:
         files = None  # the app shows where it looked and keeps looking

@@ -30,7 +30,7 @@ from spendtui.core.loader import SessionReaders, feed_file
 from spendtui.core.model import SessionModel, Source
 from spendtui.core.paths import SessionFiles
 
-FORMAT = 7  # bump whenever SessionModel or what we store changes shape
+FORMAT = 8  # bump whenever SessionModel or what we store changes shape
 MAGIC = b"SPENDTUI-CACHE\n"
 TAIL = 256  # bytes before the offset that must be unchanged for "only grew"
 PERSIST_WINDOW = 24 * 3600  # keep model snapshots for sessions written within a day
@@ -75,11 +75,13 @@ class FileState:
 
 
 def _tail(path: Path, offset: int) -> bytes | None:
+    """A digest of the TAIL bytes before ``offset``: enough to notice a rewrite, and no
+    copy of the user's words (the last line is often their latest prompt) in the cache."""
     try:
         with open(path, "rb") as f:
             start = max(0, offset - TAIL)
             f.seek(start)
-            return f.read(offset - start)
+            return hashlib.blake2b(f.read(offset - start), digest_size=16).digest()
     except OSError:
         return None
 

@@ -398,6 +398,7 @@ class LiveSnapshot:
     previous_sessions: tuple[str, ...] = field(default_factory=tuple)
     budget: tuple[Any, ...] = ()  # BudgetState per configured scope (spendtui.core.budget)
     skipped_lines: int = 0
+    skipped_reasons: tuple[tuple[str, int], ...] = ()  # most frequent first
     # from the context analysis (spendtui.core.context), when it runs
     breakdown: dict[str, int] | None = None  # part -> tokens of the newest main call's context
     advice: tuple[Any, ...] = ()  # Advice, biggest saving first

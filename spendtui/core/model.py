@@ -326,6 +326,7 @@ class SessionModel:
         # has applied the record, so they can look up calls and tools by id
         self.record_observers: list[Callable[[dict[str, Any], Source, int], None]] = []
         self.observer_errors: Counter[str] = Counter()
+        self._seen_uuids: set[int] = set()  # digests of user/system record uuids applied
         # Memory bound for long live sessions: with ``retain`` set, only the newest
         # calls keep their details; older ones stay in every total and are
         # remembered by a hash of their key (so a late copy is still not counted).
@@ -384,9 +385,13 @@ class SessionModel:
         if rtype == "assistant" or (rtype is None and isinstance(rec.get("message"), dict)):
             self._ingest_assistant(rec, src, line, ts, raw_ts)
         elif rtype == "user":
+            if self._seen_before(rec):
+                return
             ts = ts if ts is not None else parse_ts(raw_ts)
             self._ingest_user(rec, src, line, ts)
         elif rtype == "system":
+            if self._seen_before(rec):
+                return
             if src.agent_id is None and not rec.get("isSidechain"):
                 self._ingest_system(rec, ts if ts is not None else parse_ts(raw_ts))
         elif rtype == "progress":
@@ -410,6 +415,19 @@ class SessionModel:
                 observe(rec, src, line)
             except Exception as e:  # an analyser's trouble is not a bad line, nor ours to crash on
                 self.observer_errors[f"{type(e).__name__}: {e}"[:200]] += 1
+
+    def _seen_before(self, rec: dict[str, Any]) -> bool:
+        """A user or system record already applied (same uuid): Claude Code writes the
+        lines kept by an auto-compaction a second time, and a file can be read twice; a
+        prompt or a compaction must not count twice. (API calls dedup by their own key.)"""
+        uid = rec.get("uuid")
+        if type(uid) is not str:
+            return False
+        key = _key_hash((uid, rec.get("type") or ""))
+        if key in self._seen_uuids:
+            return True
+        self._seen_uuids.add(key)
+        return False
 
     def _note_envelope(self, rec: dict[str, Any]) -> None:
         cwd = rec.get("cwd")

@@ -167,8 +167,9 @@ def agent_id_from_name(path: Path) -> str:
     return stem[len("agent-") :] if stem.startswith("agent-") else stem
 
 
-def scan_project(project_dir: Path) -> dict[str, SessionFiles]:
-    """All sessions of one project folder, keyed by session id."""
+def scan_project(project_dir: Path, problems: list[str] | None = None) -> dict[str, SessionFiles]:
+    """All sessions of one project folder, keyed by session id. A folder that cannot be
+    listed is reported in ``problems`` (when given) rather than silently missing."""
     sessions: dict[str, SessionFiles] = {}
 
     def get(sid: str) -> SessionFiles:
@@ -179,7 +180,9 @@ def scan_project(project_dir: Path) -> dict[str, SessionFiles]:
 
     try:
         entries = list(os.scandir(project_dir))
-    except OSError:
+    except OSError as e:
+        if problems is not None:
+            problems.append(f"cannot list {project_dir} ({e.strerror or e})")
         return sessions
     flat_agents: list[Path] = []
     subdirs: list[Path] = []
@@ -223,8 +226,10 @@ def _walk_jsonl(d: Path) -> Iterable[Path]:
                 yield Path(root) / name
 
 
-def discover(claude_dirs: Sequence[str | Path] | None = None) -> list[SessionFiles]:
-    """Every session under every config root, newest write first."""
+def discover(claude_dirs: Sequence[str | Path] | None = None,
+             problems: list[str] | None = None) -> list[SessionFiles]:
+    """Every session under every config root, newest write first. Folders that cannot
+    be read are named in ``problems`` (when given), so the CLI can say so."""
     out: list[SessionFiles] = []
     seen: set[Path] = set()
     for pd in projects_dirs(claude_dirs):
@@ -232,7 +237,9 @@ def discover(claude_dirs: Sequence[str | Path] | None = None) -> list[SessionFil
             # real folders first, so a symlinked alias of one is the copy left out
             projects = sorted((e.is_symlink(), e.path) for e in os.scandir(pd) if e.is_dir())
             root = pd.resolve()
-        except OSError:
+        except OSError as e:
+            if problems is not None:
+                problems.append(f"cannot list {pd} ({e.strerror or e})")
             continue
         for _link, proj in projects:
             try:
@@ -244,7 +251,7 @@ def discover(claude_dirs: Sequence[str | Path] | None = None) -> list[SessionFil
             if real in seen or root.is_relative_to(real):
                 continue
             seen.add(real)
-            out.extend(scan_project(Path(proj)).values())
+            out.extend(scan_project(Path(proj), problems).values())
     out.sort(key=lambda s: s.mtime(), reverse=True)
     return out
 

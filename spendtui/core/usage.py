@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _MAX_TOKENS = 10**12  # anything larger is corrupt data, not a real request
+_COUNTERS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 def _int(value: Any) -> int | None:
@@ -81,6 +82,8 @@ class Usage:
         """The usual shape (plain ints, a complete breakdown), built with few checks;
         None sends anything else through the careful path."""
         g = raw.get
+        if "input_tokens" not in raw and "output_tokens" not in raw:
+            return None  # the careful path decides (it refuses an object without counters)
         inp, out = g("input_tokens", 0), g("output_tokens", 0)
         cc, cr = g("cache_creation_input_tokens", 0), g("cache_read_input_tokens", 0)
         b = g("cache_creation")
@@ -109,6 +112,9 @@ class Usage:
     def _from_json_checked(cls, raw: Any) -> Usage:
         if not isinstance(raw, dict):
             raise UsageError("usage is not an object")
+        if not any(k in raw for k in _COUNTERS):
+            # an empty or foreign object: counting it as a call of 0 tokens would invent a call
+            raise UsageError("no token counts")
 
         def count(d: dict[str, Any], key: str) -> int:
             if key not in d:

@@ -410,5 +410,5 @@ async def test_unreadable_lines_are_shown(claude_root: Path, prices: PriceTable)
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(pilot, lambda: app.updates > 0, "the first paint")
         append_jsonl(files.main, ["{not json", assistant("m2", "r2", usage(5, 5), model=SONNET, when=ts(0, 1))])
-        await wait_for(pilot, lambda: stat(app, "model").note == "1 unreadable line skipped", "the skipped count")
+        await wait_for(pilot, lambda: stat(app, "model").note == "1 skipped: invalid JSON", "the skipped count")
         assert stat(app, "calls").value == "2"

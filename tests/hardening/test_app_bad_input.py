@@ -61,10 +61,6 @@ async def test_corrupt_lines_keep_the_numbers_and_the_app_running(tmp_path: Path
         "invalid JSON", "assistant record without a message object", "invalid JSON"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the app has no place for skipped lines: LiveSnapshot (spendtui/core/live.py) carries no "
-    "skipped count and no widget shows one; needs e.g. LiveSnapshot.skipped_lines + "
-    "skipped_reasons and a line in the header ('2 lines skipped: invalid JSON ×1, ...')"))
 async def test_corrupt_lines_are_counted_on_screen(tmp_path: Path, prices: PriceTable) -> None:
     root = tmp_path / "claude"
     files = make_session(root, [GOOD[0], BAD[0], GOOD[1], BAD[1]], sid="dirty")

@@ -220,10 +220,6 @@ def test_missing_counters_count_as_zero(case: Case) -> None:
     assert s["tokens"]["output"] == clean["tokens"]["output"] + u["output_tokens"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "model.py/usage.py: an assistant line whose usage object holds no token counter at all "
-    "({}) is counted as an API call of 0 tokens (api_calls +1, cost unchanged); it should be "
-    "skipped as 'invalid usage (no token counts)'"))
 def test_usage_without_any_counter_is_a_bad_line(case: Case) -> None:
     at = case.insert([_with(case.template(), 6, "message.usage", {})])
     case.check([(at[0], "invalid usage (no token counts)")], follower=False)

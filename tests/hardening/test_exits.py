@@ -159,15 +159,9 @@ def test_ctrl_c(pane: Pane, claude: Path) -> None:
     assert pane.assert_restored() == "0"
 
 
-SIGTERM_XFAIL = pytest.mark.xfail(strict=True, reason=(
-    "nothing handles SIGTERM (neither Textual nor spendtui/cli.py cmd_app / the app): the "
-    "default action kills the process, exit 143, and leaves the terminal raw (-icanon -echo "
-    "-isig -icrnl), on the alternate screen, cursor hidden, SGR mouse reporting on. Fix: in "
-    "SpendApp.on_mount, loop.add_signal_handler(SIGTERM, ...) that runs action_quit (or "
-    "app.exit), so the driver restores the terminal and the summary is still saved"))
 
 
-@pytest.mark.parametrize("sig", [pytest.param(signal.SIGTERM, marks=SIGTERM_XFAIL), signal.SIGINT],
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT],
                          ids=["SIGTERM", "SIGINT"])
 def test_signal(pane: Pane, claude: Path, sig: signal.Signals) -> None:
     pane.start(_spendtui(claude))
@@ -199,11 +193,6 @@ def test_exception_in_the_follower_keeps_the_numbers_and_the_terminal(pane: Pane
     assert pane.assert_restored() == "0"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spendtui/views/app/app.py reports a follower error only as a toast (notify, timeout 20 s) "
-    "and never follows again: once the toast is gone no error panel is left on screen, and the "
-    "dashboard silently stops updating. Needs a persistent error panel/banner (and ideally a "
-    "retry of the follower with backoff) while the last good snapshot stays painted"))
 async def test_follower_error_stays_on_screen(claude: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from spendtui.core.follow import SessionFollower
     from spendtui.core.paths import discover

@@ -333,10 +333,6 @@ def test_unsearchable_config_dir(session: Path) -> None:
 
 
 @needs_permissions
-@pytest.mark.xfail(strict=True, reason=(
-    "paths.scan_project/discover skip a project folder they cannot list without a word and "
-    "cli.py has nowhere to say it: `sessions`/`report` should print 'cannot list DIR "
-    "(Permission denied)' on stderr (discover() would need to return or collect the problems)"))
 def test_unlistable_project_folder_is_named(session: Path) -> None:
     claude = session.parents[2]
     session.parent.chmod(0)

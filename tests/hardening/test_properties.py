@@ -258,11 +258,6 @@ def test_a_file_ingested_twice_counts_its_calls_once(t: Transcript) -> None:
     assert twice["context"]["peak"] == once["context"]["peak"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "model.py dedups API calls by message.id+requestId but not turns or compactions: the "
-    "same user prompt or compact_boundary line read twice (a duplicated line, a file fed "
-    "twice) adds a second turn / compaction. Fix: skip a user/system record whose uuid was "
-    "already ingested (a set of seen uuids in SessionModel.ingest)"))
 @pytest.mark.parametrize("t", TRANSCRIPTS, ids=[t.name for t in TRANSCRIPTS])
 def test_a_file_ingested_twice_counts_its_turns_and_compactions_once(t: Transcript) -> None:
     with tempfile.TemporaryDirectory() as tmp:

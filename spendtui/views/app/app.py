@@ -53,10 +53,13 @@ def summaries_dir() -> Path:
 def save_summary(summary: dict[str, Any], directory: Path | None = None) -> Path:
     """Write ``<session_id>.json`` atomically, so a crash never leaves half a file."""
     directory = directory or summaries_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / f"{summary['session_id']}.json"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    # 0600 from the start: a summary names projects and what they cost
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(summary, indent=2) + "\n")
     os.replace(tmp, path)
     return path
 
@@ -154,6 +157,7 @@ class SpendApp(App[dict[str, Any] | None]):
         self._redraw_timer: Timer | None = None
         self._last_paint = -REDRAW_SECONDS
         self._quitting = False
+        self._follow_failures = 0
 
     # ----------------------------------------------------------- screens
     def get_default_screen(self) -> Screen[Any]:
@@ -164,6 +168,17 @@ class SpendApp(App[dict[str, Any] | None]):
         return cast(DashboardScreen, self.screen_stack[0])
 
     def on_mount(self) -> None:
+        # SIGTERM (kill, a closing tmux pane) and SIGHUP quit like `q`: the terminal is
+        # restored and the summary saved, instead of dying with the screen in raw mode
+        import asyncio
+        import contextlib
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            # not possible off the main thread (tests) or without signals (Windows)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, lambda: self.call_next(self.action_quit))
         if self.files is None:
             self._show_no_session()
         else:
@@ -272,11 +287,15 @@ class SpendApp(App[dict[str, Any] | None]):
             except Exception as e:  # the analysis must never stop the live numbers
                 extra["avoidable_headline"] = f"analysis failed: {type(e).__name__}"
         return replace(snap, budget=tuple(budget.states()) if budget is not None else (),
-                       skipped_lines=follower.model.skipped_lines, **extra)
+                       skipped_lines=follower.model.skipped_lines,
+                       skipped_reasons=tuple(follower.model.skipped_reasons.most_common(3)), **extra)
 
     def on_live_update(self, message: LiveUpdate) -> None:
         if message.generation != self.generation:
             return
+        if self._follow_failures and message.initial:
+            self._follow_failures = 0
+            self.dashboard.show_error(None)
         self.snapshot = message.snapshot
         self._dirty = True
         for n in message.notices:
@@ -333,8 +352,16 @@ class SpendApp(App[dict[str, Any] | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         w = event.worker
         if w.group == FOLLOWER_GROUP and event.state == WorkerState.ERROR:
-            self.notify(f"{type(w.error).__name__}: {w.error}", title="Stopped following the session",
-                        severity="error", timeout=20)
+            # keep the last good numbers on screen, say so where it stays visible, retry
+            self._follow_failures += 1
+            delay = min(60.0, 5.0 * 2 ** (self._follow_failures - 1))
+            msg = f"{type(w.error).__name__}: {w.error}"
+            self.dashboard.show_error(f"Not following the session ({msg}); numbers as of the last update. "
+                                      f"Retrying in {delay:.0f} s.")
+            self.notify(msg, title="Stopped following the session", severity="error", timeout=20)
+            files = self.follower.files if self.follower is not None else self.files
+            if files is not None and not self._quitting:
+                self.set_timer(delay, lambda: self.follow(files), name="follow-retry")
 
     # ----------------------------------------------------------- summary / quit
     def final_summary(self) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Static
 
 from spendtui.core.live import LiveSnapshot
 from spendtui.views.app.widgets import (
@@ -31,6 +31,7 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="$")
+        yield Static("", id="follow-error")
         yield HeaderStats(self.clock, id="stats")
         with Horizontal(id="middle"):
             yield ContextGaugeView(id="gauge")
@@ -42,6 +43,17 @@ class DashboardScreen(Screen[None]):
                 yield AgentsPanel(id="agents")
                 yield AdvicePanel(id="advice")
         yield Footer()
+
+    DEFAULT_CSS = """
+    #follow-error { display: none; background: $error 30%; color: $text; padding: 0 1; height: auto; }
+    #follow-error.-shown { display: block; }
+    """
+
+    def show_error(self, text: str | None) -> None:
+        """A banner that stays until following works again (a toast would fade away)."""
+        banner = self.query_one("#follow-error", Static)
+        banner.update(text or "")
+        banner.set_class(bool(text), "-shown")
 
     def show(self, snap: LiveSnapshot) -> None:
         self.snapshot = snap

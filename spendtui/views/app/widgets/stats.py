@@ -89,7 +89,11 @@ class HeaderStats(Horizontal):
         if unpriced:
             note = f"not priced: {unpriced}"
         elif snap.skipped_lines:
-            note = f"{plural(snap.skipped_lines, 'unreadable line')} skipped"
+            # the box is narrow: the count and the commonest reason (summary --json has all)
+            reasons = snap.skipped_reasons
+            note = f"{snap.skipped_lines} skipped"
+            if reasons:
+                note += f": {reasons[0][0].split(' (')[0]}" + (" …" if len(reasons) > 1 else "")
         else:
             note = f"{plural(snap.model_switches, 'switch', 'switches')} · {plural(snap.compactions, 'compaction')}"
         self.query_one("#stat-model", Stat).show(model, note, "bold" if not (unpriced or snap.skipped_lines)
