@@ -159,10 +159,7 @@ def test_ctrl_c(pane: Pane, claude: Path) -> None:
     assert pane.assert_restored() == "0"
 
 
-
-
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT],
-                         ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal(pane: Pane, claude: Path, sig: signal.Signals) -> None:
     pane.start(_spendtui(claude))
     _dashboard(pane)
