@@ -151,7 +151,8 @@ def generate(out: Path, size_mb: int, seed: int = 1, projects: int = 40,
     """Write the history; with ``single`` it is one session of ``size_mb``."""
     rng = random.Random(seed)
     templates = load_templates(long_context)
-    start = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    # fixed (deterministic) and long past: file times in the future would look "active"
+    start = datetime(2025, 6, 1, tzinfo=timezone.utc)
     sizes = [size_mb << 20] if single else session_sizes(rng, size_mb << 20)
     written = calls = 0
     clock = start
@@ -162,7 +163,7 @@ def generate(out: Path, size_mb: int, seed: int = 1, projects: int = 40,
         proj.mkdir(parents=True, exist_ok=True)
         sid = str(uuid.UUID(int=rng.getrandbits(128), version=4)).encode()
         main = proj / f"{sid.decode()}.jsonl"
-        clock += timedelta(minutes=rng.randint(5, 600))
+        clock += timedelta(minutes=rng.randint(5, 120))
         size = 0
         with open(main, "wb") as f:
             while size < target:
@@ -187,7 +188,7 @@ def generate(out: Path, size_mb: int, seed: int = 1, projects: int = 40,
                             af.write(rw.line(line, old_sids) + b"\n")
                     if meta is not None:
                         (sub / f"agent-{new_id}.meta.json").write_bytes(rw.line(meta, old_sids))
-                clock += (t.t1 - t.t0) + timedelta(seconds=rng.randint(30, 900))
+                clock += (t.t1 - t.t0) + timedelta(seconds=rng.randint(30, 300))
         written += size
         # like a real history: a file was last written at its last record
         ts = clock.timestamp()

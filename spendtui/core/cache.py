@@ -286,7 +286,7 @@ class SessionCache:
             pass
         # Only sessions written lately are worth a model snapshot (they are the
         # ones that grow); an old session that is resumed is parsed once again.
-        recent = time.time() - files.mtime() < PERSIST_WINDOW
+        recent = 0 <= time.time() - files.mtime() < PERSIST_WINDOW
         model = self.load(files, pricer, persist=recent)
         doc = light_doc(model, self.prices, files)
         ids = _identities(files)
