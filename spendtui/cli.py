@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -180,20 +179,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
         return EXIT_NOT_FOUND
     prices = _prices()
     siblings = [s for s in sessions if s.project_dir == files.project_dir]
-    analyzer = None
     if args.no_context:
         model = load_with_dedup(files, _pricer(prices), siblings=siblings or None, cache=_cache(args, prices))
+        summary = session_summary(model, prices, top_calls=args.top, mtime=files.mtime())
     else:
-        # the context analysis sees every record, so this reads the files (not the cache)
-        from spendtui.core.context import ContextAnalyzer
-        from spendtui.core.model import SessionModel
+        from spendtui.core.summary import analysed_summary
 
-        model = SessionModel(files.session_id)
-        analyzer = ContextAnalyzer(model, prices, exact_counts=args.exact_counts)
-        model = load_with_dedup(files, _pricer(prices), siblings=siblings or None, model=model)
-    summary = session_summary(model, prices, top_calls=args.top, mtime=files.mtime())
-    if analyzer is not None:
-        analyzer.merge_into(summary, now=time.time())
+        summary = analysed_summary(files, prices, siblings=siblings or None, top_calls=args.top,
+                                   exact_counts=args.exact_counts)
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")

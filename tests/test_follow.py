@@ -213,3 +213,25 @@ def test_clear_in_a_real_claude_code_session(tmp_path: Path) -> None:
     assert events[0].kind == "clear" and events[0].payload == {
         "from": before, "to": after, "transcript": str(proj / f"{after}.jsonl")}
     assert f.files.session_id == after and f.previous == [before]
+
+
+def test_rebuild_with_an_analyser_swaps_models_without_loss_or_double_count(tmp_path: Path) -> None:
+    import threading
+
+    proj = _project(tmp_path)
+    p = write_jsonl(proj / "s1.jsonl", [user("a"), assistant("msg_1", "req_1", usage(out=5))])
+    f = _follower(proj)
+    append_jsonl(p, [assistant("msg_2", "req_2", usage(out=6))])
+    f.poll()  # the live model has read msg_2
+    seen: list[str] = []
+
+    def on_model(m) -> None:  # an observer that must see every record; a line lands meanwhile
+        m.record_observers.append(lambda rec, src, line: seen.append(str(rec.get("type"))))
+        append_jsonl(p, [assistant("msg_3", "req_3", usage(out=7))])
+
+    model = f.rebuild_with(on_model, threading.Lock())
+    assert f.model is model and model.tokens["output"] == 5 + 6 + 7
+    assert seen.count("assistant") == 3
+    append_jsonl(p, [assistant("msg_4", "req_4", usage(out=8))])
+    assert [e.kind for e in f.poll()] == ["api_call"]
+    assert f.model.tokens["output"] == 5 + 6 + 7 + 8 and seen.count("assistant") == 4

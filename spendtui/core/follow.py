@@ -217,6 +217,35 @@ class SessionFollower:
         self._last_growth = time.time()
         return self._drain()
 
+    def rebuild_with(self, on_model: Callable[[SessionModel], None], lock: Any) -> SessionModel:
+        """Read the whole session again into a new model that ``on_model`` prepares (an
+        analyser that must see every record), then swap it in under ``lock``.
+
+        The slow read happens outside the lock while live polls go on with the old
+        model; under the lock the new model catches up with the bytes written in the
+        meantime, so the swap loses and doubles nothing.
+        """
+        files = self.files
+        readers = SessionReaders(files)
+        model = SessionModel(files.session_id)
+        model.retain = self.retain
+        on_model(model)
+        model = load_with_dedup(files, self.pricer, siblings=self._siblings, readers=readers, model=model)
+        with lock:
+            if self.files is not files:
+                return self.model  # /clear moved on meanwhile: the new session has its own analysis
+            for path, (reader, src) in readers.readers.items():
+                if path.exists():
+                    feed_file(model, reader, src, final=False)
+            for af in files.agents:  # sub-agent files the live follower found meanwhile
+                if af.path not in readers.readers:
+                    src = Source(af.path, agent_id=af.agent_id, meta=af.load_meta())
+                    feed_file(model, readers.reader_for(af.path, src), src, final=False)
+            self._listen(model)
+            self.model = model
+            self.readers = readers
+        return model
+
     def _drain(self) -> list[Event]:
         out, self._pending = self._pending, []
         return out

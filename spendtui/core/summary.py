@@ -165,3 +165,21 @@ def session_summary(
             {"file": str(s.file), "line": s.line, "reason": s.reason} for s in model.skipped[:20]
         ],
     }
+
+
+def analysed_summary(files: Any, prices: Any, siblings: Any = None, now: float | None = None,
+                     top_calls: int = 5, exact_counts: bool = False) -> dict[str, Any]:
+    """The full summary of a session from its files: accounting plus the context
+    analysis (which must see every record, so the files are read, not the cache).
+    `spendtui summary --json` and the app's exit summary are both this."""
+    from spendtui.core.context import ContextAnalyzer
+    from spendtui.core.loader import load_with_dedup
+    from spendtui.core.model import SessionModel
+
+    now = time.time() if now is None else now
+    model = SessionModel(files.session_id)
+    analyzer = ContextAnalyzer(model, prices, exact_counts=exact_counts)
+    model = load_with_dedup(files, prices.cost if prices is not None else None, siblings=siblings, model=model)
+    summary = session_summary(model, prices, now=now, top_calls=top_calls, mtime=files.mtime())
+    analyzer.merge_into(summary, now=now)
+    return summary

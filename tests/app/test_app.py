@@ -210,7 +210,7 @@ async def test_clear_follows_the_new_session_with_a_toast(claude_root: Path, pri
             assistant("n1", "q1", usage(4, 8, cw5=500), model=SONNET, session="s2", when=ts(5, 10)),
         ])
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.session_id == "s2"
-                       and app.updates > 1, "the switch to s2")
+                       and "s2" in app.sub_title, "the switch to s2 painted")
         assert ("/clear: following the new session", "s1 → s2") in toasts(seen)
         assert app.dashboard.query_one(CallsTable).row_count == 1
         assert "s2" in app.sub_title

@@ -212,13 +212,6 @@ class SpendApp(App[dict[str, Any] | None]):
 
             cache = SessionCache(prices=self.prices)
         follower = SessionFollower(files, pricer, follow_clear=True, cache=cache)
-        if self.analyse:
-            from spendtui.core.context import ContextAnalyzer
-
-            def attach(model: Any) -> None:
-                self.analyzer = ContextAnalyzer(model, self.prices)
-
-            follower.on_model = attach
         stats = LiveStats(self.prices)
         # nobody else sees this follower yet: no lock while reading the history; its
         # events are dropped as they come (the snapshot is built from the model)
@@ -234,6 +227,8 @@ class SpendApp(App[dict[str, Any] | None]):
         with self.model_lock:
             self.follower = follower
         self.post_message(LiveUpdate(generation, snap, initial=True))
+        if self.analyse:
+            self._analyse(follower, stats, generation, budget)
         if not self.watch:
             return
 
@@ -246,14 +241,36 @@ class SpendApp(App[dict[str, Any] | None]):
                                                   "error" if a.threshold >= 100 else "warning")
                                            for a in budget.check()]]
                 snap = self._snapshot(stats, follower, budget)
-                if self.analyzer is not None:
+                if self.analyzer is not None and self.analyzer.model is follower.model:
                     notices = [*notices, *[Notice("advice", f"Advice: save ${a.saving_usd:.2f}", a.message)
                                            for a in self.analyzer.new_advice(now=self.clock())]]
-            if not worker.is_cancelled:
-                self.post_message(LiveUpdate(generation, snap, notices))
+                reanalyse = self.analyse and any(e.kind in ("clear", "reset") for e in events)
+                if not worker.is_cancelled:
+                    self.post_message(LiveUpdate(generation, snap, notices))
+            if not worker.is_cancelled and reanalyse:
+                self.call_from_thread(self._analyse, follower, stats, generation, budget)
 
         locked = cast(SessionFollower, _LockedFollower(follower, self.model_lock))
         watch_loop(locked, on_events, worker.cancelled_event, force_polling=self.force_polling)
+
+    @work(thread=True, group="analysis", exit_on_error=False, name="analysis",
+          description="Analysing what fills the context")
+    def _analyse(self, follower: SessionFollower, stats: LiveStats, generation: int, budget: Any) -> None:
+        """The context analysis reads the whole history once more, after the first paint
+        (which came from the model, or the cache's snapshot of it), then goes live."""
+        from spendtui.core.context import ContextAnalyzer
+
+        analyzers: list[Any] = []
+        model = follower.rebuild_with(lambda m: analyzers.append(ContextAnalyzer(m, self.prices)),
+                                      self.model_lock)
+        if not analyzers or analyzers[0].model is not model or generation != self.generation:
+            return
+        with self.model_lock:  # posted under the lock, so it cannot overtake a newer update
+            if follower.model is not model:
+                return
+            self.analyzer = analyzers[0]
+            stats.rebuild(model)
+            self.post_message(LiveUpdate(generation, self._snapshot(stats, follower, budget)))
 
     def _budget_tracker(self, pricer: Any) -> Any:
         """Budgets from the config file (None when none are set or the config is bad)."""
@@ -374,10 +391,17 @@ class SpendApp(App[dict[str, Any] | None]):
         if not self.model_lock.acquire(timeout=LOCK_TIMEOUT):
             return None
         try:
-            summary = session_summary(follower.model, self.prices, now=self.clock(), mtime=follower.files.mtime())
             if self.analyzer is not None and self.analyzer.model is follower.model:
+                summary = session_summary(follower.model, self.prices, now=self.clock(),
+                                          mtime=follower.files.mtime())
                 self.analyzer.merge_into(summary, now=self.clock())
-            return summary
+                return summary
+            if self.analyse:
+                # quit before the live analysis was ready: the same summary, from the files
+                from spendtui.core.summary import analysed_summary
+
+                return analysed_summary(follower.files, self.prices, now=self.clock())
+            return session_summary(follower.model, self.prices, now=self.clock(), mtime=follower.files.mtime())
         finally:
             self.model_lock.release()
 
