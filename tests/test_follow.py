@@ -229,8 +229,11 @@ def test_rebuild_with_an_analyser_swaps_models_without_loss_or_double_count(tmp_
         m.record_observers.append(lambda rec, src, line: seen.append(str(rec.get("type"))))
         append_jsonl(p, [assistant("msg_3", "req_3", usage(out=7))])
 
-    model = f.rebuild_with(on_model, threading.Lock())
+    model, events = f.rebuild_with(on_model, threading.Lock())
     assert f.model is model and model.tokens["output"] == 5 + 6 + 7
+    # msg_3 was written during the rebuild: the live model read it in the swap's poll, so
+    # it is reported as news, exactly once
+    assert [(e.kind, e.payload.key[0]) for e in events] == [("api_call", "msg_3")]
     assert seen.count("assistant") == 3
     append_jsonl(p, [assistant("msg_4", "req_4", usage(out=8))])
     assert [e.kind for e in f.poll()] == ["api_call"]

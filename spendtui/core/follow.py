@@ -217,13 +217,14 @@ class SessionFollower:
         self._last_growth = time.time()
         return self._drain()
 
-    def rebuild_with(self, on_model: Callable[[SessionModel], None], lock: Any) -> SessionModel:
+    def rebuild_with(self, on_model: Callable[[SessionModel], None], lock: Any) -> tuple[SessionModel, list[Event]]:
         """Read the whole session again into a new model that ``on_model`` prepares (an
         analyser that must see every record), then swap it in under ``lock``.
 
         The slow read happens outside the lock while live polls go on with the old
         model; under the lock the new model catches up with the bytes written in the
-        meantime, so the swap loses and doubles nothing.
+        meantime, so the swap loses and doubles nothing; the events of those bytes (as
+        the live model saw them) are returned, as a poll's would be.
         """
         files = self.files
         readers = SessionReaders(files)
@@ -233,7 +234,12 @@ class SessionFollower:
         model = load_with_dedup(files, self.pricer, siblings=self._siblings, readers=readers, model=model)
         with lock:
             if self.files is not files:
-                return self.model  # /clear moved on meanwhile: the new session has its own analysis
+                return self.model, []  # /clear moved on meanwhile: the new session has its own analysis
+            # The live model reads what is new first: its events are the news (the new
+            # model read some of those bytes silently, outside the lock).
+            events = self.poll()
+            if self.files is not files or any(e.kind in ("reset", "clear") for e in events):
+                return self.model, events
             for path, (reader, src) in readers.readers.items():
                 if path.exists():
                     feed_file(model, reader, src, final=False)
@@ -244,7 +250,7 @@ class SessionFollower:
             self._listen(model)
             self.model = model
             self.readers = readers
-        return model
+            return model, events
 
     def _drain(self) -> list[Event]:
         out, self._pending = self._pending, []

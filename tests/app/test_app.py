@@ -122,7 +122,7 @@ async def test_a_half_written_line_waits_for_its_end(claude_root: Path, prices: 
 
 async def test_subagent_file_fills_the_agents_panel(claude_root: Path, prices: PriceTable) -> None:
     files = make_session(claude_root, HEAD)
-    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0))
+    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0), analyse=False)
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(pilot, lambda: app.updates > 0, "the first paint")
         sub = project_dir(claude_root) / "s1" / "subagents"
@@ -345,7 +345,7 @@ async def test_bursts_are_painted_at_most_ten_times_a_second(claude_root: Path, 
 
 async def test_updates_of_a_session_left_behind_are_dropped(claude_root: Path, prices: PriceTable) -> None:
     files = make_session(claude_root, HEAD)
-    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0), watch=False)
+    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0), watch=False, analyse=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.updates > 0, "the first paint")
         snap = app.snapshot
@@ -388,7 +388,7 @@ async def test_budget_toasts_and_gauge(claude_root: Path, prices: PriceTable, tm
     monkeypatch.setenv("SPENDTUI_CONFIG", str(cfg))
     monkeypatch.setattr("spendtui.core.budget.notify_desktop", lambda alert: False)
     files = make_session(claude_root, HEAD)
-    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0 + 30))
+    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0 + 30), analyse=False)
     seen: list[Message] = []
     async with app.run_test(size=(160, 50), message_hook=seen.append) as pilot:
         await wait_for(pilot, lambda: app.updates > 0, "the first paint")
@@ -412,3 +412,19 @@ async def test_unreadable_lines_are_shown(claude_root: Path, prices: PriceTable)
         append_jsonl(files.main, ["{not json", assistant("m2", "r2", usage(5, 5), model=SONNET, when=ts(0, 1))])
         await wait_for(pilot, lambda: stat(app, "model").note == "1 skipped: invalid JSON", "the skipped count")
         assert stat(app, "calls").value == "2"
+
+
+async def test_context_breakdown_and_advice_arrive_after_the_first_paint(claude_root: Path,
+                                                                        prices: PriceTable) -> None:
+    files = make_session(claude_root, HEAD)
+    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0 + 30))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.breakdown is not None,
+                       "the context analysis")
+        snap = app.snapshot
+        # the parts of the newest main call's context add up to its measured size (10 + 1000)
+        assert sum(snap.breakdown.values()) == 1010
+        assert snap.avoidable_headline and snap.avoidable_headline.startswith("$0.01 spent")
+        append_jsonl(files.main, [assistant("m2", "r2", usage(5, 50, cw5=200, cr=1000), model=SONNET,
+                                            when=ts(0, 1))])
+        await wait_for(pilot, lambda: sum((app.snapshot.breakdown or {}).values()) == 1205, "the live breakdown")

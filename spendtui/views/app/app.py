@@ -33,7 +33,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from spendtui.core.config import data_dir
 from spendtui.core.follow import Event, SessionFollower, watch_loop
-from spendtui.core.live import LiveSnapshot, LiveStats, Notice
+from spendtui.core.live import LiveSnapshot, LiveStats, Notice, notice_for
 from spendtui.core.paths import SessionFiles
 from spendtui.core.summary import session_summary
 from spendtui.views.app import format as fmt
@@ -158,6 +158,7 @@ class SpendApp(App[dict[str, Any] | None]):
         self._last_paint = -REDRAW_SECONDS
         self._quitting = False
         self._follow_failures = 0
+        self._pending_analysis: tuple[Any, ...] | None = None
 
     # ----------------------------------------------------------- screens
     def get_default_screen(self) -> Screen[Any]:
@@ -226,9 +227,9 @@ class SpendApp(App[dict[str, Any] | None]):
             return
         with self.model_lock:
             self.follower = follower
+        if self.analyse:  # started once the first paint is on screen (it competes for the GIL)
+            self._pending_analysis = (follower, stats, generation, budget)
         self.post_message(LiveUpdate(generation, snap, initial=True))
-        if self.analyse:
-            self._analyse(follower, stats, generation, budget)
         if not self.watch:
             return
 
@@ -261,16 +262,26 @@ class SpendApp(App[dict[str, Any] | None]):
         from spendtui.core.context import ContextAnalyzer
 
         analyzers: list[Any] = []
-        model = follower.rebuild_with(lambda m: analyzers.append(ContextAnalyzer(m, self.prices)),
-                                      self.model_lock)
-        if not analyzers or analyzers[0].model is not model or generation != self.generation:
-            return
+        model, events = follower.rebuild_with(lambda m: analyzers.append(ContextAnalyzer(m, self.prices)),
+                                              self.model_lock)
+        if generation != self.generation:
+            return  # the user switched sessions meanwhile
         with self.model_lock:  # posted under the lock, so it cannot overtake a newer update
-            if follower.model is not model:
-                return
-            self.analyzer = analyzers[0]
-            stats.rebuild(model)
-            self.post_message(LiveUpdate(generation, self._snapshot(stats, follower, budget)))
+            swapped = bool(analyzers) and analyzers[0].model is model and follower.model is model
+            if swapped:
+                self.analyzer = analyzers[0]
+                stats.rebuild(model)
+                notices = [n for n in (notice_for(e) for e in events) if n is not None]
+            else:  # no swap (a /clear or reset came first): the poll's events, as any batch
+                notices = stats.apply(follower.model, events)
+            if budget is not None:  # the swapped-in model may hold calls no poll announced
+                budget.track(follower.model)
+                notices += [Notice("budget", "Budget", a.message(), "error" if a.threshold >= 100 else "warning")
+                            for a in budget.check()]
+            self.post_message(LiveUpdate(generation, self._snapshot(stats, follower, budget), notices))
+        if not swapped:
+            # analyse the session we are on now (after /clear, the new one)
+            self.call_from_thread(self._analyse, follower, stats, generation, budget)
 
     def _budget_tracker(self, pricer: Any) -> Any:
         """Budgets from the config file (None when none are set or the config is bad)."""
@@ -352,6 +363,9 @@ class SpendApp(App[dict[str, Any] | None]):
         title = f" · {snap.title}" if snap.title else ""
         self.sub_title = f"{snap.session_id[:8]} · {snap.project or '?'}{title}"
         self.updates += 1
+        pending, self._pending_analysis = self._pending_analysis, None
+        if pending is not None:
+            self.set_timer(0.2, lambda: self._analyse(*pending), name="start-analysis")
 
     def _toast(self, n: Notice) -> None:
         severity = n.severity if n.severity in ("information", "warning", "error") else "information"
