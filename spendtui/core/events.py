@@ -48,6 +48,6 @@ def event_json(ev: Event) -> dict[str, Any] | None:
     if ev.kind == "subagent_start" and isinstance(p, Agent):
         return {**base, "timestamp": iso(p.first_ts), "agent_id": p.agent_id, "agent_type": p.agent_type,
                 "model": p.model, "description": p.description}
-    if ev.kind in ("clear", "reset") and isinstance(p, dict):
+    if ev.kind in ("clear", "reset", "file_gone") and isinstance(p, dict):
         return {**base, **p}
     return None

@@ -361,6 +361,9 @@ def notice_for(ev: Event) -> Notice | None:
     if ev.kind == "reset" and isinstance(p, dict):
         name = str(p.get("file", "")).rsplit("/", 1)[-1]
         return Notice("reset", "Transcript re-read", f"{name} was {p.get('why', 'changed')}", "warning")
+    if ev.kind == "file_gone" and isinstance(p, dict):
+        name = str(p.get("file", "")).rsplit("/", 1)[-1]
+        return Notice("file_gone", "Transcript deleted", f"{name}: the numbers so far are kept", "warning")
     return None
 
 

@@ -139,10 +139,6 @@ def test_deleted_while_tailed_keeps_the_numbers_and_says_so(session: Path) -> No
     same_numbers(live(f), one_shot(session))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spendtui/core/events.py event_json() returns None for the follower's `file_gone` event, so "
-    "`watch --json` never says a transcript was deleted (and LiveStats/the app ignore it too); "
-    "it should emit {\"event\": \"file_gone\", \"file\": ...} and the app show a notice"))
 def test_watch_json_says_a_file_is_gone() -> None:
     from spendtui.core.events import event_json
 
