@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--top", type=int, default=5, help="how many costliest calls to list")
     m.add_argument("--no-context", action="store_true",
                    help="skip the context analysis (breakdown, staleness, cache misses, advice): faster")
+    m.add_argument("--context", action="store_true",
+                   help="analyse the context even of a session over 200 MB (slow, memory-hungry)")
     m.add_argument("--exact-counts", action="store_true",
                    help="count tokens with the API's free count_tokens endpoint (needs ANTHROPIC_API_KEY; "
                         "sends the context's text to Anthropic)")
@@ -186,7 +188,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         from spendtui.core.summary import analysed_summary
 
         summary = analysed_summary(files, prices, siblings=siblings or None, top_calls=args.top,
-                                   exact_counts=args.exact_counts)
+                                   exact_counts=args.exact_counts, force=args.context)
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -149,3 +149,16 @@ def test_pricing_json_and_update_from_file(tmp_path: Path, capsys: pytest.Captur
     assert Decimal(str(s["cost_usd"])) == (1000 * 2 + 500 * 8) / M
     code, _, err = _run(capsys, "pricing", "--update", "--from", str(tmp_path / "nope.json"))
     assert code == 1 and "price update failed" in err
+
+
+def test_context_analysis_is_skipped_above_the_size_limit(claude_dir: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from spendtui.core import summary as summary_mod
+
+    monkeypatch.setattr(summary_mod, "ANALYSE_MAX_BYTES", 1000)
+    _, out, _ = _run(capsys, "summary", "--claude-dir", str(claude_dir), "sub-session", "--json")
+    s = json.loads(out)
+    assert s["context_analysis"].startswith("skipped: session of 0 MB is over 0 MB")
+    assert "advice" not in s and s["api_calls"] == 3
+    _, out, _ = _run(capsys, "summary", "--claude-dir", str(claude_dir), "sub-session", "--json", "--context")
+    assert "advice" in json.loads(out)

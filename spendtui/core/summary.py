@@ -167,8 +167,21 @@ def session_summary(
     }
 
 
+ANALYSE_MAX_BYTES = 200 << 20  # above this, the context analysis is skipped unless asked for
+
+
+def analysis_skipped(files: Any, force: bool = False) -> str | None:
+    """Why the context analysis is off for this session (None: it runs). It keeps every
+    record's parts in memory and costs several times the accounting, so a session of
+    hundreds of MB would break the memory bound of the live app; `--context` forces it."""
+    size = files.size()
+    if not force and size > ANALYSE_MAX_BYTES:
+        return f"session of {size >> 20} MB is over {ANALYSE_MAX_BYTES >> 20} MB (use --context to analyse it)"
+    return None
+
+
 def analysed_summary(files: Any, prices: Any, siblings: Any = None, now: float | None = None,
-                     top_calls: int = 5, exact_counts: bool = False) -> dict[str, Any]:
+                     top_calls: int = 5, exact_counts: bool = False, force: bool = False) -> dict[str, Any]:
     """The full summary of a session from its files: accounting plus the context
     analysis (which must see every record, so the files are read, not the cache).
     `spendtui summary --json` and the app's exit summary are both this."""
@@ -177,6 +190,12 @@ def analysed_summary(files: Any, prices: Any, siblings: Any = None, now: float |
     from spendtui.core.model import SessionModel
 
     now = time.time() if now is None else now
+    skipped = analysis_skipped(files, force)
+    if skipped is not None:
+        model = load_with_dedup(files, prices.cost if prices is not None else None, siblings=siblings)
+        summary = session_summary(model, prices, now=now, top_calls=top_calls, mtime=files.mtime())
+        summary["context_analysis"] = f"skipped: {skipped}"
+        return summary
     model = SessionModel(files.session_id)
     analyzer = ContextAnalyzer(model, prices, exact_counts=exact_counts)
     model = load_with_dedup(files, prices.cost if prices is not None else None, siblings=siblings, model=model)

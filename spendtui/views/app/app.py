@@ -159,6 +159,7 @@ class SpendApp(App[dict[str, Any] | None]):
         self._quitting = False
         self._follow_failures = 0
         self._pending_analysis: tuple[Any, ...] | None = None
+        self.analysis_note: str | None = None
 
     # ----------------------------------------------------------- screens
     def get_default_screen(self) -> Screen[Any]:
@@ -227,7 +228,12 @@ class SpendApp(App[dict[str, Any] | None]):
             return
         with self.model_lock:
             self.follower = follower
-        if self.analyse:  # started once the first paint is on screen (it competes for the GIL)
+        from spendtui.core.summary import analysis_skipped
+
+        skipped = analysis_skipped(files) if self.analyse else None
+        if skipped is not None:
+            self.analysis_note = f"context analysis off: {skipped.split(' (')[0]}"
+        elif self.analyse:  # started once the first paint is on screen (it competes for the GIL)
             self._pending_analysis = (follower, stats, generation, budget)
         self.post_message(LiveUpdate(generation, snap, initial=True))
         if not self.watch:
@@ -297,6 +303,8 @@ class SpendApp(App[dict[str, Any] | None]):
     def _snapshot(self, stats: LiveStats, follower: SessionFollower, budget: Any) -> LiveSnapshot:
         snap = stats.snapshot(follower.previous)
         extra: dict[str, Any] = {}
+        if self.analysis_note:
+            extra["avoidable_headline"] = self.analysis_note
         a = self.analyzer
         if a is not None and a.model is follower.model:
             try:
@@ -410,11 +418,16 @@ class SpendApp(App[dict[str, Any] | None]):
                                           mtime=follower.files.mtime())
                 self.analyzer.merge_into(summary, now=self.clock())
                 return summary
-            if self.analyse:
-                # quit before the live analysis was ready: the same summary, from the files
-                from spendtui.core.summary import analysed_summary
+            from spendtui.core.summary import analysed_summary, analysis_skipped
 
+            if self.analyse and analysis_skipped(follower.files) is None:
+                # quit before the live analysis was ready: the same summary, from the files
                 return analysed_summary(follower.files, self.prices, now=self.clock())
+            if self.analyse:  # too big to analyse: what `spendtui summary --json` says, too
+                summary = session_summary(follower.model, self.prices, now=self.clock(),
+                                          mtime=follower.files.mtime())
+                summary["context_analysis"] = f"skipped: {analysis_skipped(follower.files)}"
+                return summary
             return session_summary(follower.model, self.prices, now=self.clock(), mtime=follower.files.mtime())
         finally:
             self.model_lock.release()
