@@ -36,7 +36,7 @@ from spendtui.core.paths import (
 CLEAR_MARKERS = (b"<command-name>/clear</command-name>",)
 IDLE_SWITCH_SECONDS = 30.0  # a new session in the project after this much quiet is "the active one"
 STREAM_BATCH = 2_000  # events handed over at a time while a history is read
-RETAIN_CALLS = 10_000  # calls whose details a live session keeps; older ones live on in the totals
+RETAIN_CALLS = 5_000  # calls whose details a live session keeps; older ones live on in the totals
 
 
 @dataclass(slots=True)
