@@ -27,7 +27,14 @@ try:  # orjson parses transcripts ~3x faster; the stdlib is the fallback
     _JSONError: tuple[type[Exception], ...] = (_orjson.JSONDecodeError, UnicodeDecodeError)
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None  # type: ignore[assignment]
-    _loads = json.loads
+
+    def _no_constants(name: str) -> Any:
+        raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+    def _loads(raw: bytes) -> Any:  # type: ignore[misc]
+        # as strict as orjson: NaN and Infinity are not JSON
+        return json.loads(raw, parse_constant=_no_constants)
+
     _JSONError = (json.JSONDecodeError, UnicodeDecodeError)
 
 
