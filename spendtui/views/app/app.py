@@ -255,7 +255,7 @@ class SpendApp(App[dict[str, Any] | None]):
                 if not worker.is_cancelled:
                     self.post_message(LiveUpdate(generation, snap, notices))
             if not worker.is_cancelled and reanalyse:
-                self.call_from_thread(self._analyse, follower, stats, generation, budget)
+                self.call_from_thread(self._maybe_analyse, follower, stats, generation, budget)
 
         locked = cast(SessionFollower, _LockedFollower(follower, self.model_lock))
         watch_loop(locked, on_events, worker.cancelled_event, force_polling=self.force_polling)
@@ -287,7 +287,19 @@ class SpendApp(App[dict[str, Any] | None]):
             self.post_message(LiveUpdate(generation, self._snapshot(stats, follower, budget), notices))
         if not swapped:
             # analyse the session we are on now (after /clear, the new one)
-            self.call_from_thread(self._analyse, follower, stats, generation, budget)
+            self.call_from_thread(self._maybe_analyse, follower, stats, generation, budget)
+
+    def _maybe_analyse(self, follower: SessionFollower, stats: LiveStats, generation: int, budget: Any) -> None:
+        """Start the analysis of the follower's (possibly new) session, if it is not too big."""
+        from spendtui.core.summary import analysis_skipped
+
+        skipped = analysis_skipped(follower.files)
+        if skipped is not None:
+            self.analyzer = None
+            self.analysis_note = f"context analysis off: {skipped.split(' (')[0]}"
+            return
+        self.analysis_note = None
+        self._analyse(follower, stats, generation, budget)
 
     def _budget_tracker(self, pricer: Any) -> Any:
         """Budgets from the config file (None when none are set or the config is bad)."""
