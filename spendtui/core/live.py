@@ -38,7 +38,7 @@ CACHE_MISS_FRACTION = 0.5
 """A call "missed" when it read less than this share of the previous prompt from cache."""
 TTL_LOOKBACK = 50
 """How many main calls back we look for the cache writes that set the TTL."""
-MAX_ROWS = 200
+MAX_ROWS = 60  # a screenful and more; the table is rebuilt when a call arrives (~0.7 ms a row)
 SPARK_LEN = 120
 MAX_AGENT_ROWS = 50
 
