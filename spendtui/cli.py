@@ -163,22 +163,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from spendtui.core.loader import load_with_dedup
     from spendtui.core.summary import session_summary
 
-    spec = args.session
-    sessions: list[SessionFiles] = []
-    try:
-        sessions = _discover(args)
-    except NoClaudeDataError as e:
-        if not (spec and Path(spec).expanduser().exists()):
-            _err(str(e))
-            return EXIT_NOT_FOUND
-    try:
-        files = _resolve_session(spec, sessions, getattr(args, "project", None))
-    except LookupError as e:
-        _err(str(e))
-        return EXIT_USAGE
+    files, sessions, code = _pick_session(args)
     if files is None:
-        _err(f"no session matches {spec!r}" if spec else "no sessions found")
-        return EXIT_NOT_FOUND
+        return code
     prices = _prices()
     siblings = [s for s in sessions if s.project_dir == files.project_dir]
     if args.no_context:
@@ -335,7 +322,9 @@ def cmd_pricing(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _find_for_watch(args: argparse.Namespace) -> SessionFiles | None:
+def _pick_session(args: argparse.Namespace) -> tuple[SessionFiles | None, list[SessionFiles], int]:
+    """The session SESSION / --project / the default names, the sessions found, and the
+    exit code to use when there is none (the reason is already on stderr)."""
     spec = args.session
     sessions: list[SessionFiles] = []
     try:
@@ -343,15 +332,15 @@ def _find_for_watch(args: argparse.Namespace) -> SessionFiles | None:
     except NoClaudeDataError as e:
         if not (spec and Path(spec).expanduser().exists()):
             _err(str(e))
-            return None
+            return None, sessions, EXIT_NOT_FOUND
     try:
         files = _resolve_session(spec, sessions, getattr(args, "project", None))
     except LookupError as e:
         _err(str(e))
-        return None
+        return None, sessions, EXIT_USAGE
     if files is None:
         _err(f"no session matches {spec!r}" if spec else "no sessions found")
-    return files
+    return files, sessions, EXIT_NOT_FOUND
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -360,9 +349,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from spendtui.core.events import event_json
     from spendtui.core.follow import SessionFollower, watch_loop
 
-    files = _find_for_watch(args)
+    files, _sessions, code = _pick_session(args)
     if files is None:
-        return EXIT_NOT_FOUND
+        return code
     prices = _prices()
     follower = SessionFollower(files, _pricer(prices), follow_clear=not args.no_follow_clear,
                                cache=_cache(args, prices))

@@ -169,20 +169,10 @@ class SessionCache:
     def _write(self, path: Path, entry: dict[str, Any]) -> None:
         try:
             payload = zlib.compress(pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL), 1)
-            blob = MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(blob)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        except (pickle.PicklingError, TypeError, AttributeError):
             self.errors += 1  # a cache we cannot write only costs speed
+            return
+        self._write_bytes(path, MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload)
 
     # ------------------------------------------------------------------ use
     def load(

@@ -6,32 +6,16 @@ from typing import Any
 
 from spendtui.core.follow import Event
 from spendtui.core.model import Agent, ApiCall, Compaction, ModelSwitch
-from spendtui.core.summary import iso, usd
+from spendtui.core.summary import call_dict, iso
+
+_CALL_KEYS = ("timestamp", "model", "agent_id", "message_id", "request_id", "tools", "tokens", "context",
+              "cost_usd", "billed_elsewhere", "turn")
 
 
 def call_json(call: ApiCall) -> dict[str, Any]:
-    u = call.usage
-    cost = call.cost
-    priced = cost is not None and cost.priced
-    return {
-        "timestamp": iso(call.timestamp),
-        "model": call.model,
-        "agent_id": call.agent_id,
-        "message_id": call.key[0],
-        "request_id": call.key[1] or None,
-        "tools": list(call.tools),
-        "tokens": {
-            "input": u.input_tokens,
-            "output": u.output_tokens,
-            "cache_write_5m": u.ephemeral_5m_input_tokens,
-            "cache_write_1h": u.ephemeral_1h_input_tokens,
-            "cache_read": u.cache_read_input_tokens,
-        },
-        "context": u.prompt_tokens,
-        "cost_usd": usd(cost.total_pico) if priced else None,
-        "billed_elsewhere": call.billed_elsewhere,
-        "turn": call.turn,
-    }
+    """One call as `watch --json` reports it: the summary's call dict, trimmed."""
+    d = call_dict(call)
+    return {k: d[k] for k in _CALL_KEYS}
 
 
 def event_json(ev: Event) -> dict[str, Any] | None:

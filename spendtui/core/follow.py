@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spendtui.core.jsonl import parse_line
 from spendtui.core.loader import Pricer, SessionReaders, feed_file, load_with_dedup
 from spendtui.core.model import SessionModel, Source
 from spendtui.core.paths import (
     AgentFile,
     SessionFiles,
     agent_id_from_name,
+    first_cwd,
     first_session_id,
     read_meta,
     scan_project,
@@ -85,21 +85,6 @@ def _is_clear_start(path: Path, max_lines: int = 40) -> bool:
     except OSError:
         return False
     return False
-
-
-def _cwd_of(path: Path, max_lines: int = 40) -> str | None:
-    try:
-        with open(path, "rb") as f:
-            for _ in range(max_lines):
-                line = f.readline(4 << 20)
-                if not line:
-                    return None
-                obj, _ = parse_line(line.strip())
-                if obj is not None and isinstance(obj.get("cwd"), str):
-                    return obj["cwd"]
-    except OSError:
-        return None
-    return None
 
 
 def _size(path: Path) -> int:
@@ -361,7 +346,7 @@ class SessionFollower:
             if path == self.files.main:
                 continue
             idle = time.time() - self._last_growth
-            cwd_ok = self.model.project is None or _cwd_of(path) in (None, self.model.project)
+            cwd_ok = self.model.project is None or first_cwd(path, 40) in (None, self.model.project)
             if cwd_ok and (_is_clear_start(path) or idle >= IDLE_SWITCH_SECONDS):
                 self._switch_to(path)
                 return

@@ -294,12 +294,10 @@ def find_session(
     return None
 
 
-def session_cwd(files: SessionFiles, max_lines: int = 200) -> str | None:
-    """The real project path of a session: the first record's ``cwd``."""
-    if files.main is None:
-        return None
+def first_cwd(path: Path, max_lines: int = 200) -> str | None:
+    """The ``cwd`` of a transcript's first records (a few lines, not the file)."""
     try:
-        with open(files.main, "rb") as f:
+        with open(path, "rb") as f:
             for _ in range(max_lines):
                 line = f.readline(8 << 20)
                 if not line:
@@ -310,6 +308,11 @@ def session_cwd(files: SessionFiles, max_lines: int = 200) -> str | None:
     except OSError:
         return None
     return None
+
+
+def session_cwd(files: SessionFiles, max_lines: int = 200) -> str | None:
+    """The real project path of a session: the first record's ``cwd``."""
+    return first_cwd(files.main, max_lines) if files.main is not None else None
 
 
 def _is_within(child: str, parent: str) -> bool:

@@ -23,7 +23,7 @@ def _int(value: Any) -> int | None:
         return value if 0 <= value <= _MAX_TOKENS else None
     if isinstance(value, float) and value.is_integer():
         return _int(int(value))
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return _int(int(value.strip()))
     return None
 
