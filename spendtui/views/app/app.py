@@ -339,7 +339,7 @@ class SpendApp(App[dict[str, Any] | None]):
                        skipped_reasons=tuple(follower.model.skipped_reasons.most_common(3)), **extra)
 
     def on_live_update(self, message: LiveUpdate) -> None:
-        if message.generation != self.generation:
+        if message.generation != self.generation or not self.screen_stack:
             return
         if self._follow_failures and message.initial:
             self._follow_failures = 0
@@ -370,8 +370,8 @@ class SpendApp(App[dict[str, Any] | None]):
 
     def _flush(self) -> None:
         """Paint the newest snapshot if it changed since the last paint."""
-        if not self._dirty or self.snapshot is None:
-            return
+        if not self._dirty or self.snapshot is None or not self.screen_stack:
+            return  # nothing new, or the app is shutting down and its screens are gone
         snap = self.snapshot
         try:
             with self.batch_update():
