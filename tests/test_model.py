@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from spendtui.core.loader import _timestamps_jump_back, load_all, load_session, load_with_dedup
+from spendtui.core.loader import _timestamps_jump_back, head_lines, load_all, load_session, load_with_dedup
 from spendtui.core.model import SessionModel
 from spendtui.core.paths import SessionFiles, discover, scan_project
 from tests.records import (
@@ -258,8 +258,8 @@ def test_fork_written_like_claude_code_2_1_197(tmp_path: Path) -> None:
         user("b", session="aaa-fork", when=ts(1, 9)),
         assistant("msg_2", "req_2", usage(out=5), session="aaa-fork", when=ts(2, 9)),
     ])
-    assert _timestamps_jump_back(proj / "aaa-fork.jsonl")
-    assert not _timestamps_jump_back(proj / "zzz-parent.jsonl")
+    assert _timestamps_jump_back(head_lines(proj / "aaa-fork.jsonl"))
+    assert not _timestamps_jump_back(head_lines(proj / "zzz-parent.jsonl"))
     sessions = scan_project(proj)
     assert load_with_dedup(sessions["aaa-fork"]).tokens["output"] == 5
     assert load_with_dedup(sessions["zzz-parent"]).tokens["output"] == 50

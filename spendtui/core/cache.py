@@ -101,7 +101,7 @@ class SessionCache:
         self.root = (root or _config.cache_dir()) / "sessions"
         self.prices = prices
         self.fp = fingerprint(prices)
-        self.hits = self.grown = self.misses = self.errors = self.light_hits = 0
+        self.hits = self.grown = self.misses = self.errors = self.light_hits = self.skimmed = 0
         self._index: dict[str, Any] | None = None
 
     # ------------------------------------------------------------ index
@@ -259,8 +259,9 @@ class SessionCache:
     # ------------------------------------------------------------ light rows
     def light(self, files: SessionFiles, pricer: Callable[..., Any] | None) -> dict[str, Any]:
         """A session's summary row and compact per-call arrays, without unpickling
-        its model when none of its files changed (the warm path of `sessions` and
-        `report`)."""
+        its model when none of its files changed. Only a session that shares calls
+        with another (a fork) needs its calls one by one (`report`); the others are
+        served by the index (`digest`)."""
         path = self._entry_path(files).with_suffix(".light")
         cur = _identities(files)
         try:
@@ -274,16 +275,31 @@ class SessionCache:
                 return doc
         except (OSError, ValueError, TypeError):
             pass
+        doc = self._compute(files, pricer)
+        self._write_bytes(path, dumps(doc))
+        return doc
+
+    def _compute(self, files: SessionFiles, pricer: Callable[..., Any] | None) -> dict[str, Any]:
+        """The light record of a session read from its files, entered in the index."""
         # Only sessions written lately are worth a model snapshot (they are the
-        # ones that grow); an old session that is resumed is parsed once again.
+        # ones that grow, and the app starts from it); the others are skimmed: only
+        # the lines that carry usage are parsed (skim.py).
         recent = 0 <= time.time() - files.mtime() < PERSIST_WINDOW
-        model = self.load(files, pricer, persist=recent)
-        doc = light_doc(model, self.prices, files)
+        doc = None
+        if not recent:
+            from spendtui.core.skim import skim
+
+            sk = skim(files, pricer)
+            if sk is not None:
+                self.skimmed += 1
+                doc = sk.light_doc(self.prices, files)
+        if doc is None:
+            model = self.load(files, pricer, persist=recent)
+            doc = light_doc(model, self.prices, files)
         ids = _identities(files)
         doc.update({"format": FORMAT, "prices": self.fp, "files": ids})
         if ids is not None:
-            self.index()[path.stem] = digest_of(doc, ids)
-        self._write_bytes(path, dumps(doc))
+            self.index()[self._entry_path(files).stem] = digest_of(doc, ids)
         return doc
 
     def digest(self, files: SessionFiles, pricer: Callable[..., Any] | None) -> dict[str, Any]:
@@ -291,12 +307,14 @@ class SessionCache:
         its files are unchanged (one index file read per run instead of one per session):
         the summary row, its order, the hashes of its call keys, and hourly totals."""
         cur = _identities(files)
-        e = self.index().get(self._entry_path(files).stem)
+        stem = self._entry_path(files).stem
+        e = self.index().get(stem)
         if cur is not None and isinstance(e, dict) and e.get("ids") == cur:
             self.light_hits += 1
             return e
-        self.light(files, pricer)
-        return self.index()[self._entry_path(files).stem]
+        doc = self._compute(files, pricer)
+        e = self.index().get(stem)
+        return e if e is not None and e.get("ids") == doc.get("files") else digest_of(doc, doc.get("files"))
 
     def _write_bytes(self, path: Path, blob: bytes) -> None:
         try:

@@ -121,20 +121,36 @@ def load_session(
 
 
 # ------------------------------------------------------------------ keys only
-def _first_record(path: Path, max_lines: int = 200) -> dict[str, Any] | None:
-    """The first record with a timestamp (cheap: a few lines, not the file)."""
+HEAD_LINES = 200  # a session's order is read from its first lines
+_HEAD_LINE = 8 << 20
+
+
+def head_lines(path: Path, max_lines: int = HEAD_LINES) -> list[bytes]:
+    """The first lines of a file, as the order checks read them (pieces of 8 MiB at most)."""
+    out: list[bytes] = []
     try:
         with open(path, "rb") as f:
             for _ in range(max_lines):
-                line = f.readline(8 << 20)
+                line = f.readline(_HEAD_LINE)
                 if not line:
-                    return None
-                obj, _ = parse_line(line.strip())
-                if obj is not None and parse_ts(obj.get("timestamp")) is not None:
-                    return obj
+                    break
+                out.append(line)
     except OSError:
-        return None
+        return []
+    return out
+
+
+def _first_record_in(lines: Sequence[bytes]) -> dict[str, Any] | None:
+    """The first record with a timestamp (cheap: a few lines, not the file)."""
+    for line in lines:
+        obj, _ = parse_line(line.strip())
+        if obj is not None and parse_ts(obj.get("timestamp")) is not None:
+            return obj
     return None
+
+
+def _first_record(path: Path, max_lines: int = HEAD_LINES) -> dict[str, Any] | None:
+    return _first_record_in(head_lines(path, max_lines))
 
 
 def first_call_key(path: Path, max_lines: int = 5000) -> CallKey | None:
@@ -219,8 +235,8 @@ class SessionOrder:
 COPY_JUMP_SECONDS = 0.25  # a record this much older than one written before it is a copy
 
 
-def _timestamps_jump_back(path: Path, max_lines: int = 40) -> bool:
-    """Does the file start with records older than ones written before them?
+def _timestamps_jump_back(lines: Sequence[bytes], max_lines: int = 40) -> bool:
+    """Do the file's first lines hold records older than ones written before them?
 
     A fork (``--fork-session``, Claude Code 2.1) writes its own first records
     (``mode``, ``queue-operation``) with the current time, then copies the
@@ -228,29 +244,27 @@ def _timestamps_jump_back(path: Path, max_lines: int = 40) -> bool:
     appends, so apart from millisecond jitter its timestamps do not go back.
     """
     latest: datetime | None = None
-    try:
-        with open(path, "rb") as f:
-            for _ in range(max_lines):
-                line = f.readline(8 << 20)
-                if not line:
-                    return False
-                obj, _ = parse_line(line.strip())
-                if obj is None:
-                    continue
-                ts = parse_ts(obj.get("timestamp"))
-                if ts is None:
-                    continue
-                if latest is not None and (latest - ts).total_seconds() > COPY_JUMP_SECONDS:
-                    return True
-                if latest is None or ts > latest:
-                    latest = ts
-    except OSError:
-        return False
+    for line in lines[:max_lines]:
+        obj, _ = parse_line(line.strip())
+        if obj is None:
+            continue
+        ts = parse_ts(obj.get("timestamp"))
+        if ts is None:
+            continue
+        if latest is not None and (latest - ts).total_seconds() > COPY_JUMP_SECONDS:
+            return True
+        if latest is None or ts > latest:
+            latest = ts
     return False
 
 
-def session_order(files: SessionFiles) -> SessionOrder:
-    rec = _first_record(files.main) if files.main else None
+def session_order(files: SessionFiles, head: Sequence[bytes] | None = None) -> SessionOrder:
+    """``head``: the main file's first lines when the caller has them (``head_lines``)."""
+    if files.main is None:
+        return SessionOrder(None, False)
+    if head is None:
+        head = head_lines(files.main)
+    rec = _first_record_in(head)
     if rec is None:
         return SessionOrder(None, False)
     forked = bool(rec.get("forkedFrom"))
@@ -260,8 +274,8 @@ def session_order(files: SessionFiles) -> SessionOrder:
     orig = rec.get("session_id")
     if isinstance(orig, str) and orig != files.session_id:
         forked = True
-    if not forked and files.main is not None:
-        forked = _timestamps_jump_back(files.main)
+    if not forked:
+        forked = _timestamps_jump_back(head)
     return SessionOrder(parse_ts(rec.get("timestamp")), forked)
 
 

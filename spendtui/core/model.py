@@ -552,6 +552,7 @@ class SessionModel:
                 if prev.agent_id is not None and agent_id is None:
                     self._uncount(prev)
                     del self.calls[other]
+                    del self._by_message_id[mid]  # the main-chain copy takes its place
                     self.main_calls = [c for c in self.main_calls if c.key != other]
         if existing is not None:
             for b in tool_blocks:
