@@ -1,3 +1,3 @@
-from spendtui.cli import main
+from spendtui.entry import main
 
 raise SystemExit(main())

@@ -255,47 +255,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_statusline(args: argparse.Namespace) -> int:
-    """Never fails loudly: Claude Code shows whatever we print under the prompt."""
-    try:
-        from spendtui.core.statusline import files_for_transcript, render
+    """Never fails loudly: Claude Code shows whatever we print under the prompt.
+    (``spendtui.entry`` usually gets here first, without importing this module.)"""
+    from spendtui.core.statusline import run_statusline
 
-        raw = sys.stdin.read() if not sys.stdin.isatty() else ""
-        hook = json.loads(raw) if raw.strip() else {}
-        if not isinstance(hook, dict):
-            hook = {}
-        path = args.transcript or hook.get("transcript_path")
-        if not path:
-            print("spendtui: no transcript_path in the statusline input")
-            return EXIT_OK
-        p = Path(path).expanduser()
-        if not p.exists():
-            print("spendtui: waiting for the first message")
-            return EXIT_OK
-        prices = _prices()
-        files = files_for_transcript(p, hook.get("session_id") if isinstance(hook.get("session_id"), str) else None)
-        cache = _cache(args, prices)
-        if cache is not None:
-            model = cache.load(files, _pricer(prices))
-        else:
-            from spendtui.core.loader import load_session
-
-            model = load_session(files, _pricer(prices))
-        budget = None
-        from spendtui.core.config import load_config
-
-        cfg = load_config()
-        if cfg.get("budget"):
-            from spendtui.core.budget import tracker_from_config
-            from spendtui.core.statusline import budget_part
-
-            tracker = tracker_from_config(cfg, _claude_dirs(args), _pricer(prices), notify=False, cache=cache)
-            if tracker is not None:
-                tracker.track(model)
-                budget = budget_part(tracker.states())
-        print(render(model, prices, hook, budget=budget))
-    except Exception as e:  # any failure: see the docstring
-        print(f"spendtui: {type(e).__name__}")
-    return EXIT_OK
+    return run_statusline(args.transcript, _claude_dirs(args), use_state=not args.no_cache)
 
 
 def cmd_pricing(args: argparse.Namespace) -> int:

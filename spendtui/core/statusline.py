@@ -3,25 +3,40 @@
 Claude Code runs the command after each assistant message with a JSON object on
 stdin (session_id, transcript_path, model, workspace, ...). We answer with one
 short line from our own accounting: model, session cost, context against the
-auto-compact point, what is left of the cache TTL, and the top advice. It must
-be fast and must never fail loudly: a status line that prints a traceback is
-worse than none.
+auto-compact point, what is left of the cache TTL, and the budget nearest its
+limit. It must be fast and must never fail loudly: a status line that prints a
+traceback is worse than none.
+
+Fast because it runs so often: the numbers come from ``linestate`` (a small state
+per transcript, read on from the bytes appended since the previous run), this module
+imports only the standard library at the top, and ``spendtui.entry`` sends
+``spendtui statusline`` here before the CLI (argparse, the price table) is imported.
+A day or month budget needs every session's spend, so with one configured the line
+is made the full way (the session model through the result cache).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spendtui.core.live import cache_info, context_gauge
-from spendtui.core.model import SessionModel
-from spendtui.core.paths import AgentFile, SessionFiles, agent_id_from_name, read_meta
-from spendtui.core.summary import PICO
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from spendtui.core.linestate import LineData
+    from spendtui.core.model import SessionModel
+    from spendtui.core.paths import SessionFiles
+
+PICO = 10**12  # summary.PICO
+AUTO_COMPACT_BUFFER = 33_000  # live.AUTO_COMPACT_BUFFER
 
 
 def files_for_transcript(path: Path, session_id: str | None = None) -> SessionFiles:
     """A transcript and its sub-agent files (nested layout), without scanning the project."""
+    from spendtui.core.paths import AgentFile, SessionFiles, agent_id_from_name, read_meta
+
     sid = session_id or path.stem
     files = SessionFiles(sid, path.parent, path)
     sub = path.with_suffix("") / "subagents"
@@ -53,35 +68,53 @@ def _short_model(model_id: str | None, display: str | None) -> str:
     return f"{family} {'.'.join(digits)}".strip()
 
 
+def _budget_text(scope: str, spent_pico: int, budget_pico: int) -> str:
+    ratio = spent_pico / budget_pico
+    mark = "!" if ratio >= 1 else ""
+    return f"{mark}{scope} {100 * ratio:.0f}% of {_money(budget_pico)}"
+
+
 def budget_part(states: list[Any]) -> str | None:
     """The budget nearest its limit, e.g. "day 82% of $20.00" (from BudgetTracker.states())."""
     if not states:
         return None
     worst = max(states, key=lambda s: s.ratio)
-    mark = "!" if worst.ratio >= 1 else ""
-    return f"{mark}{worst.scope} {100 * worst.ratio:.0f}% of {_money(worst.budget_pico)}"
+    return _budget_text(worst.scope, worst.spent_pico, worst.budget_pico)
 
 
-def render(model: SessionModel, prices: Any, hook: dict[str, Any], now: float | None = None,
-           advice: str | None = None, budget: str | None = None) -> str:
+def line_data(model: SessionModel, prices: Any) -> LineData:
+    """The line's numbers from a full session model (the slow path and the tests' reference)."""
+    from spendtui.core.linestate import LineData
+    from spendtui.core.live import cache_info, context_gauge
+
+    g = context_gauge(model, prices)
+    d = LineData(model.current_model, model.cost_pico, bool(model.unpriced_models), g.current, g.window)
+    ci = cache_info(model, prices)
+    if ci is not None:
+        d.cache_at, d.ttl, d.warm, d.cold = ci.last_call_at, ci.ttl, ci.warm_pico, ci.cold_pico
+    return d
+
+
+def render_line(d: LineData, hook: dict[str, Any], now: float | None = None, advice: str | None = None,
+                budget: str | None = None) -> str:
     """The status line text (plain; Claude Code shows it dimmed)."""
     now = time.time() if now is None else now
     m = hook.get("model") if isinstance(hook.get("model"), dict) else {}
-    name = _short_model(model.current_model or m.get("id"), m.get("display_name"))
-    cost = _money(model.cost_pico) + ("+?" if model.unpriced_models else "")
+    name = _short_model(d.current_model or m.get("id"), m.get("display_name"))
+    cost = _money(d.cost_pico) + ("+?" if d.unpriced else "")
     parts = [name, cost]
-    g = context_gauge(model, prices)
-    if g.current:
-        pct = 100 * g.current / g.compact_at if g.compact_at else 0
-        parts.append(f"ctx {_k(g.current)} {pct:.0f}% of {_k(g.compact_at)}")
-    ci = cache_info(model, prices)
-    if ci is not None:
-        left = ci.remaining(now)
+    if d.context:
+        compact_at = max(0, d.window - AUTO_COMPACT_BUFFER)
+        pct = 100 * d.context / compact_at if compact_at else 0
+        parts.append(f"ctx {_k(d.context)} {pct:.0f}% of {_k(compact_at)}")
+    if d.cache_at is not None:
+        left = max(0.0, d.cache_at + d.ttl - now)
+        penalty = d.cold - d.warm if d.warm is not None and d.cold is not None else None
         if left > 0:
             mm, ss = divmod(int(left), 60)
             parts.append(f"cache {mm}:{ss:02d}")
-        elif ci.penalty_pico:
-            parts.append(f"cache cold (+{_money(ci.penalty_pico)} next)")
+        elif penalty:
+            parts.append(f"cache cold (+{_money(penalty)} next)")
         else:
             parts.append("cache cold")
     if budget:
@@ -89,3 +122,86 @@ def render(model: SessionModel, prices: Any, hook: dict[str, Any], now: float | 
     if advice:
         parts.append(advice)
     return " · ".join(parts)
+
+
+def render(model: SessionModel, prices: Any, hook: dict[str, Any], now: float | None = None,
+           advice: str | None = None, budget: str | None = None) -> str:
+    """The status line of a full session model."""
+    return render_line(line_data(model, prices), hook, now, advice, budget)
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+def _hook(raw: str) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    import json
+
+    hook = json.loads(raw)
+    return hook if isinstance(hook, dict) else {}
+
+
+def statusline_text(raw: str, transcript: str | None = None, claude_dirs: list[str] | None = None,
+                    use_state: bool = True, now: float | None = None) -> str:
+    """The line for one hook input (raises on trouble; ``run_statusline`` catches)."""
+    hook = _hook(raw)
+    path = transcript or hook.get("transcript_path")
+    if not path:
+        return "spendtui: no transcript_path in the statusline input"
+    p = os.path.expanduser(path)
+    if not os.path.exists(p):
+        return "spendtui: waiting for the first message"
+    from spendtui.core.linestate import compute
+
+    res = compute(p, use_state=use_state)
+    if res.budget_history:
+        sid = hook.get("session_id")
+        return full_text(p, sid if isinstance(sid, str) else None, hook, claude_dirs, use_state, now)
+    budget = None
+    if res.budget_session_pico is not None:
+        budget = _budget_text("session", res.data.cost_pico, res.budget_session_pico)
+    return render_line(res.data, hook, now, budget=budget)
+
+
+def full_text(path: str, session_id: str | None, hook: dict[str, Any], claude_dirs: list[str] | None,
+              use_cache: bool, now: float | None = None) -> str:
+    """The line from the full session model and the budget tracker (a day or month budget
+    counts every session's spend, which the per-transcript state does not hold)."""
+    from pathlib import Path
+
+    from spendtui.core.budget import tracker_from_config
+    from spendtui.core.cache import SessionCache
+    from spendtui.core.config import load_config
+    from spendtui.core.loader import load_session
+    from spendtui.core.pricing import PriceTable
+
+    prices = PriceTable.default()
+    files = files_for_transcript(Path(path), session_id)
+    cache = SessionCache(prices=prices) if use_cache else None
+    model = cache.load(files, prices.cost) if cache is not None else load_session(files, prices.cost)
+    budget = None
+    cfg = load_config()
+    if cfg.get("budget"):
+        tracker = tracker_from_config(cfg, claude_dirs, prices.cost, notify=False, cache=cache)
+        if tracker is not None:
+            tracker.track(model)
+            budget = budget_part(tracker.states())
+    return render(model, prices, hook, now, budget=budget)
+
+
+def run_statusline(transcript: str | None = None, claude_dirs: list[str] | None = None,
+                   use_state: bool = True) -> int:
+    """Read the hook JSON on stdin, print the line; on any failure print a short
+    ``spendtui: <what>`` line instead (see the module docstring). Always exit 0."""
+    try:
+        raw = sys.stdin.read() if sys.stdin is not None and not sys.stdin.isatty() else ""
+        text = statusline_text(raw, transcript, claude_dirs, use_state)
+    except Exception as e:
+        text = f"spendtui: {type(e).__name__}"
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except (OSError, ValueError):  # Claude Code went away before reading the line
+        pass
+    return 0

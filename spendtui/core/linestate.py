@@ -1,0 +1,919 @@
+"""What the status line needs of a session, kept per transcript and read on from the
+bytes appended since the previous run.
+
+Why: Claude Code starts ``spendtui statusline`` as a new process after every assistant
+message. Unpickling the session model from the result cache, or parsing a 500 MB
+transcript, takes seconds; the line needs a handful of numbers. So each transcript
+gets two small files in ``<cache dir>/statusline/``:
+
+* ``<id>.json``: the running totals (cost, unpriced models, context peak, current
+  model), the newest calls with their usage (one response is written as several
+  lines that repeat its usage; they sit next to each other, so the newest calls are
+  all the dedup by message.id + requestId needs), the newest main-chain calls (cache
+  TTL, context), each file's identity, size, mtime, the byte offset read up to and a
+  digest of the bytes before it, and the integer rates the price table prices with
+  per (model, UTC day), so a warm run neither parses TOML nor imports the table;
+* ``<id>.keys``: 16-byte hashes of the key and message id of every older call, so a
+  line repeating an old call is noticed (and the session read again).
+
+The accounting mirrors ``SessionModel._ingest_assistant`` rule for rule, restricted to
+what the line shows; tests hold the two equal on real transcripts appended in chunks.
+Whatever it cannot decide from what it kept (a line of an old call, a file replaced,
+shorter, or rewritten in place, another price table or config) makes it read the
+session again from the start; that read only parses lines with a ``"usage"`` key,
+which Claude Code's compact JSON spells exactly so (everything else is skipped by a
+byte search).
+
+Only the standard library is imported up front: ``orjson`` (the loader's parser),
+the price table and ``Usage`` load when a line or a price needs them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from spendtui import __version__
+
+try:  # CPython's blake2 without hashlib's OpenSSL start-up
+    from _blake2 import blake2b as _blake2b
+except ImportError:  # pragma: no cover - other interpreters
+    from hashlib import blake2b as _blake2b
+
+FORMAT = 2  # bump when the state's shape or the accounting rules change
+STATE_DIR = "statusline"
+KEYS_MAGIC = b"SPENDTUI-KEYS-1\n"
+RECENT = 64  # newest calls kept with their usage (dedup only ever reaches the newest)
+TAIL = 256  # bytes before the offset whose digest must be unchanged for "only grew"
+BLOCK = 8 << 20
+USAGE_KEY = b'"usage"'
+
+# the same numbers as the modules named (tests/test_statusline_state.py pins them); not
+# imported from there because those modules pull in the whole model
+MAX_LINE = 64 << 20  # jsonl.MAX_LINE
+TTL_LOOKBACK = 50  # live.TTL_LOOKBACK
+CACHE_TTL_5M = 300  # live.CACHE_TTL_5M
+CACHE_TTL_1H = 3600  # live.CACHE_TTL_1H
+DEFAULT_WINDOW = 200_000  # summary.DEFAULT_WINDOW
+LONG_WINDOW = 1_000_000  # summary.LONG_WINDOW
+_MAX_TOKENS = 10**12  # usage._MAX_TOKENS
+
+Key = tuple[str, str]
+UsageT = tuple[Any, ...]  # Usage's fields, in its order
+
+
+class Doubt(Exception):
+    """What was kept cannot decide this: read the session again from the start."""
+
+
+# ---------------------------------------------------------------------------- where
+
+
+def _env_path(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return os.path.expanduser(value) if value else None
+
+
+def cache_root() -> str:
+    """config.cache_dir(), without importing the config module (tomllib, pathlib)."""
+    env = _env_path("SPENDTUI_CACHE_DIR")
+    if env:
+        return env
+    import platformdirs
+
+    return platformdirs.user_cache_dir("spendtui")
+
+
+def config_file() -> str:
+    """config.config_path(), likewise."""
+    env = _env_path("SPENDTUI_CONFIG")
+    if env:
+        return env
+    import platformdirs
+
+    return os.path.join(platformdirs.user_config_dir("spendtui"), "config.toml")
+
+
+def _stat_sig(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def price_sig() -> list[Any]:
+    """What the price table and the budget come from: the embedded table, the LiteLLM
+    import and the config file, by path and stat. Any change means another table (or
+    budget), so the state is built again rather than trusted."""
+    embedded = os.path.join(os.path.dirname(os.path.abspath(sys.modules["spendtui"].__file__ or "")),
+                            "data", "prices.toml")
+    litellm = os.path.join(cache_root(), "litellm-prices.json")
+    cfg = config_file()
+    return [FORMAT, __version__, embedded, _stat_sig(embedded), litellm, _stat_sig(litellm),
+            cfg, _stat_sig(cfg)]
+
+
+def session_files(transcript: str) -> list[tuple[str, str]]:
+    """(name in the state, path) of the transcript and its sub-agent files, in the order
+    the loader reads them (``statusline.files_for_transcript``: main, then
+    ``<session>/subagents/**/*.jsonl`` sorted by path parts)."""
+    out = [("", transcript)]
+    base, ext = os.path.splitext(transcript)
+    sub = os.path.join(base if ext != "." else transcript, "subagents")
+    found: list[tuple[list[str], str]] = []
+
+    def walk(d: str, rel: list[str]) -> None:
+        try:
+            it = os.scandir(d)
+        except OSError:
+            return
+        with it:
+            for e in it:
+                try:
+                    is_dir = e.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if is_dir:
+                    walk(e.path, [*rel, e.name])
+                elif e.name.endswith(".jsonl"):
+                    found.append(([*rel, e.name], e.path))
+
+    walk(sub, [])
+    found.sort(key=lambda x: x[0])
+    out += [("/".join(parts), path) for parts, path in found]
+    return out
+
+
+# ---------------------------------------------------------------------------- parsing
+
+_orjson: Any = None
+_json_loads: Callable[[bytes], Any] | None = None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    v = float(text)
+    if v in (float("inf"), float("-inf")):
+        raise ValueError("out of range")  # orjson refuses it: let orjson decide
+    return v
+
+
+def _load_orjson() -> Any:
+    global _orjson
+    if _orjson is None:
+        try:
+            import orjson
+
+            _orjson = orjson
+        except ImportError:  # pragma: no cover - depends on the environment
+            _orjson = False
+    return _orjson
+
+
+def loads(raw: bytes) -> Any:
+    """``jsonl.parse_line``'s verdict on one line: the object, or None when the loader
+    would skip it. The stdlib parser serves the common line (orjson is a 6 ms import);
+    a line where the two could disagree (lone surrogates, NUL, a BOM, a number beyond a
+    double) goes to orjson, the parser the loader uses when it is installed."""
+    oj = _orjson
+    if oj is None and (b"\\u" in raw or b"\xed" in raw or b"\x00" in raw or raw[:3] == b"\xef\xbb\xbf"):
+        oj = _load_orjson()
+    try:
+        if oj:
+            obj = oj.loads(raw)
+        else:
+            try:
+                obj = json.loads(raw, parse_constant=_reject_constant,
+                                 parse_float=_finite if oj is None else None)
+            except (ValueError, RecursionError) as e:
+                # not JSON by either parser, or a case orjson decides otherwise (a constant,
+                # an infinite number, nesting deeper than the stdlib's recursion limit)
+                if oj is None and not isinstance(e, json.JSONDecodeError) and _load_orjson():
+                    obj = _orjson.loads(raw)
+                else:
+                    raise
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _plain_usage(raw: dict[str, Any]) -> UsageT | None:
+    """``Usage._from_plain`` as a tuple (the shape of nearly every line)."""
+    g = raw.get
+    if "input_tokens" not in raw and "output_tokens" not in raw:
+        return None
+    inp, out = g("input_tokens", 0), g("output_tokens", 0)
+    cc, cr = g("cache_creation_input_tokens", 0), g("cache_read_input_tokens", 0)
+    b = g("cache_creation")
+    if b is None:
+        e5, e1 = cc, 0
+    elif type(b) is dict:
+        e5, e1 = b.get("ephemeral_5m_input_tokens", 0), b.get("ephemeral_1h_input_tokens", 0)
+    else:
+        return None
+    stu = g("server_tool_use")
+    ws = wf = 0
+    if stu is not None:
+        if type(stu) is not dict:
+            return None
+        ws, wf = stu.get("web_search_requests", 0), stu.get("web_fetch_requests", 0)
+    for v in (inp, out, cc, cr, e5, e1, ws, wf):
+        if type(v) is not int or not 0 <= v <= _MAX_TOKENS:
+            return None
+    if b is not None and e5 + e1 != cc:
+        return None
+    sp, geo, tier = g("speed"), g("inference_geo"), g("service_tier")
+    return (inp, out, cc, cr, e5, e1, ws, wf, sp if type(sp) is str else None,
+            geo if type(geo) is str else None, tier if type(tier) is str else None)
+
+
+def usage_of(raw: Any) -> UsageT | None:
+    """``Usage.from_json(raw)`` as a tuple; None where it raises UsageError."""
+    if type(raw) is dict:
+        t = _plain_usage(raw)
+        if t is not None:
+            return t
+    from spendtui.core.usage import Usage, UsageError
+
+    try:
+        u = Usage.from_json(raw)
+    except UsageError:
+        return None
+    return (u.input_tokens, u.output_tokens, u.cache_creation_input_tokens, u.cache_read_input_tokens,
+            u.ephemeral_5m_input_tokens, u.ephemeral_1h_input_tokens, u.web_search_requests,
+            u.web_fetch_requests, u.speed, u.inference_geo, u.service_tier)
+
+
+def _same_or_smaller(raw: dict[str, Any], u: UsageT) -> bool:
+    """``model._same_or_smaller``: a repeated block line that cannot change the call."""
+    out = raw.get("output_tokens")
+    if type(out) is not int:
+        return False
+    if out < u[1]:
+        return True
+    return (out == u[1] and raw.get("input_tokens") == u[0] and raw.get("cache_read_input_tokens") == u[3]
+            and raw.get("cache_creation_input_tokens") == u[2])
+
+
+def parse_time(value: Any) -> tuple[float, str] | None:
+    """``model.parse_ts`` as (epoch seconds, UTC day "YYYY-MM-DD"), or None."""
+    if type(value) is not str or len(value) < 10:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        dt = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] == "Z" else value)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp(), dt.astimezone(timezone.utc).date().isoformat()
+
+
+def _today() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime())
+
+
+def _prompt(u: UsageT) -> int:
+    return u[0] + u[2] + u[3]
+
+
+# ---------------------------------------------------------------------------- pricing
+
+
+class Pricer:
+    """Prices with the table's own integer rates, remembered per (model, day).
+
+    ``PriceTable.cost`` prices a call whose rates are whole pico-dollars per token
+    (every published price) with integer arithmetic from ``PriceTable._prepare``; we
+    keep exactly those integers, so a warm run prices without loading the table.
+    Anything else (fast mode, US inference, fractional rates) asks the table.
+    """
+
+    def __init__(self, rates: dict[str, Any] | None = None, windows: dict[str, Any] | None = None,
+                 table: Any = None) -> None:
+        self.rates: dict[str, Any] = rates or {}
+        self.windows: dict[str, Any] = windows or {}
+        self._table = table
+
+    def table(self) -> Any:
+        if self._table is None:
+            from spendtui.core.pricing import PriceTable
+
+            self._table = PriceTable.default()
+        return self._table
+
+    def _compile(self, model: str, day: str) -> list[Any]:
+        from datetime import date
+
+        m, _rule, base, long, search = self.table()._prepare(model, date.fromisoformat(day))
+        if m is None:
+            r: list[Any] = ["u"]
+        elif base is None:
+            r = ["g"]
+        else:
+            r = ["i", list(base), list(long) if long is not None else None, search, m.long_context_threshold]
+        self.rates[f"{model}\0{day}"] = r
+        return r
+
+    def cost(self, model: str, u: UsageT, day: str | None) -> tuple[int, bool]:
+        """(pico-dollars, priced) as ``PriceTable.cost(model, Usage(*u), day)``."""
+        d = day or _today()
+        r = self.rates.get(f"{model}\0{d}") or self._compile(model, d)
+        kind = r[0]
+        if kind == "u":
+            return 0, False
+        if kind == "i" and u[8] != "fast" and (u[9] or "").lower() != "us":
+            w1h = u[5]
+            w5m = max(u[2] - w1h, u[4])
+            long = r[2] is not None and u[0] + w5m + w1h + u[3] > r[4]
+            ri, ro, r5, r1, rr = r[2] if long else r[1]
+            return u[0] * ri + u[1] * ro + w5m * r5 + w1h * r1 + u[3] * rr + u[6] * r[3], True
+        from datetime import date
+
+        from spendtui.core.usage import Usage
+
+        c = self.table().cost(model, Usage(*u), date.fromisoformat(d))
+        return c.total_pico, bool(c.priced)
+
+    def window(self, model: str) -> int | None:
+        """``PriceTable.context_window(model)`` (None: unknown)."""
+        if model not in self.windows:
+            try:
+                self.windows[model] = self.table().context_window(model)
+            except Exception:  # summary.context_window treats a failure as unknown
+                self.windows[model] = None
+        w = self.windows[model]
+        return w if isinstance(w, int) else None
+
+
+# ---------------------------------------------------------------------------- accounting
+
+
+class Call:
+    """One API call, as much as the line needs of it."""
+
+    __slots__ = ("cost", "day", "key", "main", "model", "priced", "seq", "ts", "usage")
+
+    def __init__(self, key: Key, main: bool, usage: UsageT, model: str, ts: float | None, day: str | None,
+                 cost: int, priced: bool, seq: int) -> None:
+        self.key = key
+        self.main = main
+        self.usage = usage
+        self.model = model
+        self.ts = ts
+        self.day = day
+        self.cost = cost
+        self.priced = priced
+        self.seq = seq
+
+    def to_json(self) -> list[Any]:
+        return [self.key[0], self.key[1], int(self.main), list(self.usage), self.model, self.ts, self.day,
+                self.cost, int(self.priced), self.seq]
+
+    @classmethod
+    def from_json(cls, v: list[Any]) -> Call:
+        return cls((v[0], v[1]), bool(v[2]), tuple(v[3]), v[4], v[5], v[6], v[7], bool(v[8]), v[9])
+
+
+def key_hash(s: str) -> bytes:
+    """8 bytes naming a call key or message id in the keys file (a collision only
+    costs a re-read: it can make a new call look old, never the reverse)."""
+    return _blake2b(s.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def _key_str(key: Key) -> str:
+    return f"{key[0]}\0{key[1]}"
+
+
+class OldKeys:
+    """The keys file's records (key hash, message-id hash) of calls no longer held."""
+
+    def __init__(self, records: bytes = b"") -> None:
+        self.records = records
+
+    @staticmethod
+    def _find(buf: bytes, needle: bytes, phase: int) -> bool:
+        i = buf.find(needle)
+        while i >= 0:
+            if i % 16 == phase:
+                return True
+            i = buf.find(needle, i + 1)
+        return False
+
+    def has_key(self, key: Key) -> bool:
+        return bool(self.records) and self._find(self.records, key_hash(_key_str(key)), 0)
+
+    def has_mid(self, mid: str) -> bool:
+        return bool(self.records) and self._find(self.records, key_hash(mid), 8)
+
+
+class Accounts:
+    """``SessionModel``'s running totals, restricted to what the line shows.
+
+    Built from scratch it holds every call; restored from the state it holds the
+    newest ones and knows the rest by hash (``old``): a line that needs one of those
+    raises ``Doubt``.
+    """
+
+    def __init__(self, pricer: Pricer) -> None:
+        self.pricer = pricer
+        self.calls: dict[Key, Call] = {}
+        self.by_mid: dict[str, Key] = {}  # message id -> the first key seen with it
+        self.old = OldKeys()
+        self.main_tail: list[Call] = []  # newest main-chain calls, oldest first
+        self.cost_pico = 0
+        self.unpriced: dict[str, int] = {}
+        self.current_model: str | None = None
+        self.context_peak = 0
+        self.seq = 0
+
+    # ------------------------------------------------------------ counting
+    def _apply(self, c: Call, sign: int) -> None:
+        if c.main and sign > 0:
+            self.context_peak = max(self.context_peak, _prompt(c.usage))
+        self.cost_pico += sign * c.cost
+        if not c.priced:
+            n = self.unpriced.get(c.model, 0) + sign
+            if n > 0:
+                self.unpriced[c.model] = n
+            else:
+                self.unpriced.pop(c.model, None)
+
+    # ------------------------------------------------------------ one record
+    def ingest(self, rec: dict[str, Any], agent_file: bool, where: str) -> None:
+        """One parsed line: ``SessionModel.ingest`` for an assistant record, else nothing."""
+        rtype = rec.get("type")
+        msg = rec.get("message")
+        if not (rtype == "assistant" or (rtype is None and isinstance(msg, dict))):
+            return
+        if not isinstance(msg, dict) or rec.get("isApiErrorMessage"):
+            return
+        model = msg.get("model")
+        if model == "<synthetic>":
+            return
+        raw_usage = msg.get("usage")
+        if raw_usage is None or not isinstance(model, str) or not model:
+            return
+        mid = msg.get("id")
+        if not isinstance(mid, str) or not mid:
+            uid = rec.get("uuid")
+            mid = f"uuid:{uid}" if isinstance(uid, str) else f"line:{where}"
+        rid = rec.get("requestId")
+        key: Key = (mid, rid if isinstance(rid, str) else "")
+        main = not agent_file and not rec.get("isSidechain")
+
+        existing = self.calls.get(key)
+        if existing is None and self.old.has_key(key):
+            raise Doubt("a line of an older call")
+        if existing is not None and isinstance(raw_usage, dict) and _same_or_smaller(raw_usage, existing.usage):
+            return
+        u = usage_of(raw_usage)
+        if u is None:
+            return
+        if existing is None:
+            other = self.by_mid.get(mid)
+            if other is None and self.old.has_mid(mid):
+                raise Doubt("an older call's message id")
+            if other is not None and other != key:
+                prev = self.calls.get(other)
+                if prev is None:
+                    raise Doubt("an older call's message id")
+                if prev.main and not main:
+                    return  # sidechain replay of a main-chain response (/btw)
+                if not prev.main and main:
+                    self._apply(prev, -1)
+                    del self.calls[other]
+                    del self.by_mid[mid]  # the main-chain copy takes its place
+        else:
+            if u[1] >= existing.usage[1] and u != existing.usage:
+                self._apply(existing, -1)
+                existing.usage = u
+                existing.model = model
+                existing.cost, existing.priced = self.pricer.cost(model, u, existing.day)
+                self._apply(existing, +1)
+            return
+        t = parse_time(rec.get("timestamp"))
+        ts, day = t if t is not None else (None, None)
+        cost, priced = self.pricer.cost(model, u, day)
+        self.seq += 1
+        c = Call(key, main, u, model, ts, day, cost, priced, self.seq)
+        self.calls[key] = c
+        self.by_mid.setdefault(mid, key)
+        if main:
+            self.main_tail.append(c)
+            if len(self.main_tail) > 2 * TTL_LOOKBACK:
+                del self.main_tail[:-TTL_LOOKBACK]
+            self.current_model = model
+        self._apply(c, +1)
+
+    # ------------------------------------------------------------ the line's numbers
+    def line(self) -> LineData:
+        last = self.main_tail[-1] if self.main_tail else None
+        window = self.pricer.window(self.current_model) if self.current_model else None
+        window = window or DEFAULT_WINDOW
+        if self.context_peak > DEFAULT_WINDOW:
+            window = max(window, LONG_WINDOW)
+        d = LineData(self.current_model, self.cost_pico, bool(self.unpriced),
+                     _prompt(last.usage) if last else 0, window)
+        if last is not None and last.ts is not None:
+            ttl = CACHE_TTL_5M
+            for c in reversed(self.main_tail[-TTL_LOOKBACK:]):
+                if c.usage[5] > 0:
+                    ttl = CACHE_TTL_1H
+                    break
+                if c.usage[2] > 0:
+                    break
+            prompt = _prompt(last.usage)
+            d.cache_at, d.ttl = last.ts, ttl
+            if prompt > 0:  # live.next_call_costs
+                w, wp = self.pricer.cost(last.model, (0, 0, 0, prompt, 0, 0, 0, 0, None, None, None), last.day)
+                cold_u = ((0, 0, prompt, 0, 0, prompt, 0, 0, None, None, None) if ttl >= CACHE_TTL_1H
+                          else (0, 0, prompt, 0, prompt, 0, 0, 0, None, None, None))
+                k, kp = self.pricer.cost(last.model, cold_u, last.day)
+                d.warm, d.cold = (w if wp else None), (k if kp else None)
+        return d
+
+
+class LineData:
+    """The numbers of one status line, without the clock (the TTL countdown is
+    computed at render time)."""
+
+    __slots__ = ("cache_at", "cold", "context", "cost_pico", "current_model", "ttl", "unpriced", "warm",
+                 "window")
+
+    def __init__(self, current_model: str | None, cost_pico: int, unpriced: bool, context: int,
+                 window: int) -> None:
+        self.current_model = current_model
+        self.cost_pico = cost_pico
+        self.unpriced = unpriced
+        self.context = context
+        self.window = window
+        self.cache_at: float | None = None  # the newest main call's time; None: no cache part
+        self.ttl = CACHE_TTL_5M
+        self.warm: int | None = None
+        self.cold: int | None = None
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, n) for n in self.__slots__)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+class FileMark:
+    """How far a file was read, and what tells us it is still that file."""
+
+    __slots__ = ("dev", "ino", "mtime_ns", "offset", "owe", "size", "tail")
+
+    def __init__(self, ino: int, dev: int, size: int, mtime_ns: int, offset: int, owe: bool, tail: str) -> None:
+        self.ino, self.dev, self.size, self.mtime_ns = ino, dev, size, mtime_ns
+        self.offset, self.owe, self.tail = offset, owe, tail
+
+    def to_json(self) -> list[Any]:
+        return [self.ino, self.dev, self.size, self.mtime_ns, self.offset, int(self.owe), self.tail]
+
+    @classmethod
+    def from_json(cls, v: list[Any]) -> FileMark:
+        return cls(v[0], v[1], v[2], v[3], v[4], bool(v[5]), v[6])
+
+
+def _digest(b: bytes) -> str:
+    return _blake2b(b, digest_size=16).hexdigest()
+
+
+def read_on(path: str, mark: FileMark | None, acc: Accounts, agent_file: bool) -> FileMark | None:
+    """Feed the file's complete new lines to ``acc`` (as ``LineReader.read_lines(final=True)``
+    would hand them out) and return its new mark; None when it cannot be opened.
+    Raises Doubt when the file is not the one the mark describes."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below, after a bounded read
+    except OSError:
+        if mark is not None:
+            raise Doubt("a file read before cannot be opened") from None
+        return None
+    with f:
+        st = os.fstat(f.fileno())
+        offset, owe = (mark.offset, mark.owe) if mark is not None else (0, False)
+        if mark is not None:
+            if (st.st_ino, st.st_dev) != (mark.ino, mark.dev) or st.st_size < mark.offset:
+                raise Doubt("replaced or truncated")
+            if st.st_size == mark.size:
+                if st.st_mtime_ns == mark.mtime_ns:
+                    return mark
+                raise Doubt("rewritten in place")
+            start = max(0, offset - TAIL)
+            f.seek(start)
+            if _digest(f.read(offset - start)) != mark.tail:
+                raise Doubt("rewritten before the offset")
+        end = st.st_size
+        f.seek(offset)
+        if owe:  # the last line was taken without its newline: a newline now only ends it
+            head = f.read(min(2, end - offset))
+            if head[:1] == b"\n" or head == b"\r\n":
+                offset += 1 if head[:1] == b"\n" else 2
+                owe = False
+            elif head:
+                owe = False
+            f.seek(offset)
+        offset, owe = _scan(f, path, offset, end, owe, acc, agent_file)
+        start = max(0, offset - TAIL)
+        f.seek(start)
+        tail = _digest(f.read(offset - start))
+    return FileMark(st.st_ino, st.st_dev, end, st.st_mtime_ns, offset, owe, tail)
+
+
+def _feed(acc: Accounts, rec: dict[str, Any] | None, agent_file: bool, where: str) -> None:
+    if rec is None:
+        return
+    try:
+        acc.ingest(rec, agent_file, where)
+    except Doubt:
+        raise
+    except Exception:  # the loader skips a record the model cannot take
+        pass
+
+
+def _scan(f: Any, path: str, offset: int, end: int, owe: bool, acc: Accounts, agent_file: bool) -> tuple[int, bool]:
+    """Complete lines in [offset, end) with a "usage" key go to ``acc``; a last line
+    without newline is taken when it is a whole JSON object (as the loader does)."""
+    buf = b""
+    buf_at = offset  # file offset of buf[0]
+    left = end - offset
+    skipping = False  # inside a line longer than MAX_LINE: dropped, like the reader does
+    while left > 0:
+        block = f.read(min(BLOCK, left))
+        if not block:
+            break
+        left -= len(block)
+        if skipping:
+            nl = block.find(b"\n")
+            if nl < 0:
+                buf_at += len(block)
+                continue
+            skipping = False
+            buf_at += nl + 1
+            block = block[nl + 1:]
+        buf = buf + block if buf else block
+        last = buf.rfind(b"\n")
+        if last < 0:
+            if len(buf) > MAX_LINE:
+                buf_at += len(buf)
+                buf = b""
+                skipping = True
+            continue
+        i = buf.find(USAGE_KEY, 0, last)
+        while i >= 0:
+            s = buf.rfind(b"\n", 0, i) + 1
+            e = buf.find(b"\n", i, last + 1)
+            if e - s <= MAX_LINE:
+                _feed(acc, loads(buf[s:e]), agent_file, f"{path}:{buf_at + s}")
+            i = buf.find(USAGE_KEY, e, last)
+        buf = buf[last + 1:]
+        buf_at += last + 1
+    if buf and not skipping and buf.strip() and buf.rstrip().endswith(b"}"):
+        rec = loads(buf)
+        if rec is not None:
+            if USAGE_KEY in buf:
+                _feed(acc, rec, agent_file, f"{path}:{buf_at}")
+            return buf_at + len(buf), True
+    return buf_at, owe
+
+
+# ---------------------------------------------------------------------------- the state files
+
+
+def _write_atomic(path: str, blob: bytes) -> None:
+    """Whole or not at all, mode 0600 (no tempfile module: it is a slow import)."""
+    tmp = f"{path}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class Store:
+    """The two files of one transcript's state."""
+
+    def __init__(self, transcript: str, root: str | None = None) -> None:
+        self.dir = os.path.join(root or cache_root(), STATE_DIR)
+        name = _blake2b(transcript.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        self.json_path = os.path.join(self.dir, name + ".json")
+        self.keys_path = os.path.join(self.dir, name + ".keys")
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            with open(self.json_path, "rb") as f:
+                doc = json.loads(f.read())
+        except (OSError, ValueError, RecursionError):
+            return None
+        return doc if isinstance(doc, dict) and doc.get("format") == FORMAT else None
+
+    def read_keys(self, token: str, n: int) -> bytes:
+        """The first ``n`` records of the keys file written under ``token``."""
+        if n == 0:
+            return b""
+        head = len(KEYS_MAGIC) + 16
+        with open(self.keys_path, "rb") as f:
+            blob = f.read(head + 16 * n)
+        if blob[: len(KEYS_MAGIC)] != KEYS_MAGIC or blob[len(KEYS_MAGIC):head].hex() != token:
+            raise ValueError("keys file of another state")
+        if len(blob) != head + 16 * n:
+            raise ValueError("keys file too short")
+        return blob[head:]
+
+    def write(self, doc: dict[str, Any], new_keys: bytes, fresh: bool) -> None:
+        """Keys first (records past the count the JSON names are ignored), then the JSON."""
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        head = len(KEYS_MAGIC) + 16
+        if fresh:
+            token = os.urandom(16)
+            doc["keys_token"] = token.hex()
+            doc["keys_n"] = len(new_keys) // 16
+            _write_atomic(self.keys_path, KEYS_MAGIC + token + new_keys)
+        elif new_keys:
+            with open(self.keys_path, "r+b") as f:
+                if f.read(head)[len(KEYS_MAGIC):].hex() != doc["keys_token"]:
+                    raise ValueError("keys file replaced meanwhile")
+                f.seek(head + 16 * doc["keys_n"])
+                f.write(new_keys)
+                f.truncate()
+            doc["keys_n"] += len(new_keys) // 16
+        _write_atomic(self.json_path, json.dumps(doc, separators=(",", ":")).encode())
+
+
+# ---------------------------------------------------------------------------- one run
+
+
+class Result:
+    """The line's numbers plus the budget the config asks for."""
+
+    def __init__(self, data: LineData, budget_session_pico: int | None, budget_history: bool,
+                 how: str) -> None:
+        self.data = data
+        self.budget_session_pico = budget_session_pico
+        self.budget_history = budget_history
+        self.how = how  # "unchanged", "grown" or "built": what this run had to do (tests, benchmarks)
+
+
+def _budget(pricer: Pricer) -> tuple[int | None, bool]:
+    """(session budget in pico-dollars, whether a day/month budget is set) from the config
+    (``tracker_from_config`` with no flags); config errors propagate as they do there."""
+    from spendtui.core.config import load_config
+
+    cfg = load_config()
+    if not cfg.get("budget"):
+        return None, False
+    from spendtui.core.budget import Budgets
+
+    b = Budgets.from_config(cfg)
+    return b.session_pico, b.needs_history
+
+
+def compute(transcript: str, use_state: bool = True, root: str | None = None) -> Result:
+    """The numbers for ``transcript``'s status line, reading on from its state when
+    there is one that still fits (and saving the new state, unless ``use_state`` is off)."""
+    path = os.path.abspath(transcript)
+    files = session_files(path)
+    sig = price_sig()
+    store = Store(path, root) if use_state else None
+    doc = store.read() if store is not None else None
+    if doc is not None and doc.get("sig") == sig and doc.get("path") == path:
+        try:
+            return _warm(doc, files, store)  # type: ignore[arg-type]
+        except (Doubt, ValueError, TypeError, KeyError, IndexError, AttributeError, OSError):
+            pass  # read it all again below
+    return _build(path, files, sig, store)
+
+
+def _build(path: str, files: list[tuple[str, str]], sig: list[Any], store: Store | None) -> Result:
+    pricer = Pricer()
+    pricer.table()  # a broken config or price import fails here, before any reading
+    session_pico, history = _budget(pricer)
+    _load_orjson()  # many lines to parse: the loader's own parser, once
+    acc = Accounts(pricer)
+    marks: dict[str, FileMark] = {}
+    for name, p in files:
+        m = read_on(p, None, acc, agent_file=bool(name))
+        if m is not None:
+            marks[name] = m
+    data = acc.line()
+    if store is not None:
+        doc = {"format": FORMAT, "sig": sig, "path": path,
+               "budget": [session_pico, history]}
+        with contextlib.suppress(OSError, ValueError):  # a state we cannot write only costs speed
+            store.write(*_dump(doc, acc, marks), fresh=True)
+    return Result(data, session_pico, history, "built")
+
+
+def _warm(doc: dict[str, Any], files: list[tuple[str, str]], store: Store) -> Result:
+    a = doc["acc"]
+    pricer = Pricer(doc["rates"], doc["windows"])
+    acc = Accounts(pricer)
+    for v in a["calls"]:
+        c = Call.from_json(v)
+        acc.calls[c.key] = c
+    by_seq = {c.seq: c for c in acc.calls.values()}
+    acc.main_tail = [by_seq[s] for s in a["main"]]
+    acc.by_mid = {m: (k0, k1) for m, k0, k1 in a["by_mid"]}
+    acc.cost_pico, acc.unpriced, acc.current_model = a["cost"], a["unpriced"], a["model"]
+    acc.context_peak, acc.seq = a["peak"], a["seq"]
+    n_keys = doc["keys_n"]
+    if n_keys:
+        acc.old = _LazyOldKeys(store, doc["keys_token"], n_keys)
+    stored: dict[str, list[Any]] = doc["files"]
+    if set(stored) - {name for name, _ in files}:
+        raise Doubt("a file read before is gone")
+    changed = False
+    marks: dict[str, Any] = {}
+    for name, p in files:
+        v = stored.get(name)
+        mark = None
+        if v is not None:
+            try:
+                st = os.stat(p)
+            except OSError:
+                raise Doubt("a file read before cannot be read") from None
+            if st.st_size == v[2] and st.st_mtime_ns == v[3] and st.st_ino == v[0] and st.st_dev == v[1]:
+                marks[name] = v  # unchanged (the common case for all but one or two files)
+                continue
+            mark = FileMark.from_json(v)
+        m = read_on(p, mark, acc, agent_file=bool(name))
+        if m is None:
+            continue
+        marks[name] = m
+        if m is not mark:
+            changed = True
+    rates, windows = len(pricer.rates), len(pricer.windows)
+    data = acc.line()  # before saving: it may learn a new model's window
+    if changed or (len(pricer.rates), len(pricer.windows)) != (rates, windows):
+        doc, new_keys = _dump(doc, acc, marks)
+        with contextlib.suppress(OSError, ValueError):
+            store.write(doc, new_keys, fresh=False)
+    session_pico, history = doc["budget"]
+    return Result(data, session_pico, history, "grown" if changed else "unchanged")
+
+
+class _LazyOldKeys(OldKeys):
+    """The keys file, read only when a line asks about a key the state does not hold."""
+
+    def __init__(self, store: Store, token: str, n: int) -> None:
+        super().__init__(b"")
+        self._store, self._token, self._n = store, token, n
+        self._loaded = False
+
+    def _records(self) -> bytes:
+        if not self._loaded:
+            try:
+                self.records = self._store.read_keys(self._token, self._n)
+            except (OSError, ValueError) as e:
+                raise Doubt(f"keys file unusable ({e})") from None
+            self._loaded = True
+        return self.records
+
+    def has_key(self, key: Key) -> bool:
+        return self._find(self._records(), key_hash(_key_str(key)), 0)
+
+    def has_mid(self, mid: str) -> bool:
+        return self._find(self._records(), key_hash(mid), 8)
+
+
+def _dump(doc: dict[str, Any], acc: Accounts, marks: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """The state document for ``acc`` and the keys of the calls it lets go of."""
+    calls = sorted(acc.calls.values(), key=lambda c: c.seq)
+    keep = {id(c) for c in calls[-RECENT:]} | {id(c) for c in acc.main_tail[-TTL_LOOKBACK:]}
+    held = [c for c in calls if id(c) in keep]
+    gone = [c for c in calls if id(c) not in keep]
+    new_keys = b"".join(key_hash(_key_str(c.key)) + key_hash(c.key[0]) for c in gone)
+    held_keys = {c.key for c in held}
+    by_mid = [[m, k[0], k[1]] for m, k in acc.by_mid.items() if k in held_keys]
+    doc["acc"] = {
+        "calls": [c.to_json() for c in held],
+        "main": [c.seq for c in acc.main_tail[-TTL_LOOKBACK:]],
+        "by_mid": by_mid,
+        "cost": acc.cost_pico, "unpriced": acc.unpriced, "model": acc.current_model,
+        "peak": acc.context_peak, "seq": acc.seq,
+    }
+    doc["rates"] = acc.pricer.rates
+    doc["windows"] = acc.pricer.windows
+    doc["files"] = {k: m.to_json() if isinstance(m, FileMark) else m for k, m in marks.items()}
+    return doc, new_keys

@@ -1,0 +1,64 @@
+"""The console script's first stop.
+
+``spendtui statusline`` is started by Claude Code after every assistant message, so its
+start-up is most of its cost. This module sends that one command straight to
+``spendtui.core.statusline`` (standard library only) and everything else to the CLI,
+whose imports (argparse, the session model, the price table) the status line does not
+need. It understands only the options ``statusline`` takes; anything else goes to the
+CLI, which parses it properly (and reaches the same code for ``statusline``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def statusline_args(argv: Sequence[str]) -> dict[str, Any] | None:
+    """``run_statusline``'s arguments when ``argv`` is a plain statusline call, else None."""
+    transcript: str | None = None
+    before: list[str] = []  # --claude-dir given before the subcommand ...
+    after: list[str] = []  # ... and after it: argparse keeps only these when there are any
+    no_cache = False
+    seen = False
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        name, eq, value = a.partition("=")
+        if a == "statusline" and not seen:
+            seen = True
+        elif name == "--claude-dir" or (name == "--transcript" and seen):
+            if not eq:
+                i += 1
+                if i >= len(argv) or argv[i].startswith("-"):
+                    return None  # let argparse say what is missing
+                value = argv[i]
+            if name == "--transcript":
+                transcript = value
+            else:
+                (after if seen else before).append(value)
+        elif a == "--no-cache":
+            no_cache = True
+        else:
+            return None
+        i += 1
+    if not seen:
+        return None
+    return {"transcript": transcript, "claude_dirs": after or before or None, "use_state": not no_cache}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    fast = statusline_args(args)
+    if fast is not None:
+        from spendtui.core.statusline import run_statusline
+
+        return run_statusline(**fast)
+    from spendtui.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
