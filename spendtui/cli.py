@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,28 +186,71 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _discover(args: argparse.Namespace) -> list[SessionFiles]:
+def _discover(args: argparse.Namespace, visited: list[str] | None = None) -> list[SessionFiles]:
     """discover(), naming on stderr any folder it could not read (results stay partial)."""
     problems: list[str] = []
-    sessions = discover(_claude_dirs(args), problems)
+    sessions = discover(_claude_dirs(args), problems, visited)
     for p in problems:
         _err(p)
+    if problems and visited is not None:
+        visited.append("\0")  # not an answer to keep: the warning must be seen again
     return sessions
 
 
+def _memoized(args: argparse.Namespace, key: list[Any],
+              compute: Callable[[list[SessionFiles]], Any]) -> Any:
+    """``compute(sessions)``, or the answer kept from the last run if not one folder,
+    transcript or price source changed since (tree.py). Raises NoClaudeDataError."""
+    if getattr(args, "no_cache", False):
+        return compute(_discover(args))
+    import time
+
+    from spendtui.core import config
+    from spendtui.core.paths import projects_dirs
+    from spendtui.core.tree import Memo, price_sources
+
+    pds = projects_dirs(_claude_dirs(args))
+    memo = Memo(config.cache_dir() / "sessions", [*key, [str(p) for p in pds]])
+    sources = price_sources()
+    kept = memo.get(sources)
+    if kept is not None:
+        return kept
+    started = time.time_ns()
+    visited: list[str] = []
+    sessions = _discover(args, visited)
+    value = compute(sessions)
+    if "\0" not in visited:
+        from spendtui.core.cache import SessionCache
+
+        writer = SessionCache(prices=None)
+        memo.put(sources, visited, [f for s in sessions for f in s.files], value, started,
+                 writer._write_bytes)
+    return value
+
+
 def cmd_sessions(args: argparse.Namespace) -> int:
+    project = args.sub_project or getattr(args, "project", None)
+
+    def compute(sessions: list[SessionFiles]) -> list[dict[str, Any]]:
+        from spendtui.core.batch import session_rows
+
+        if project:
+            sessions = sessions_for_project(sessions, project)
+        prices = _prices()
+        rows = session_rows(sessions, prices, cache=_cache(args, prices))
+        mtimes = {str(s.main): s.mtime() for s in sessions}
+        for r in rows:  # when it was last written: `active` is worked out again on a kept answer
+            r["_mtime"] = mtimes.get(str(r["transcript"]), 0.0)
+        return rows
+
     try:
-        sessions = _discover(args)
+        rows = _memoized(args, ["sessions", project], compute)
     except NoClaudeDataError as e:
         _err(str(e))
         return EXIT_NOT_FOUND
-    project = args.sub_project or getattr(args, "project", None)
-    if project:
-        sessions = sessions_for_project(sessions, project)
-    from spendtui.core.batch import session_rows
+    from spendtui.core.batch import refresh_active
 
-    prices = _prices()
-    rows = session_rows(sessions, prices, cache=_cache(args, prices))
+    rows = refresh_active(rows)
     if args.limit > 0:
         rows = rows[: args.limit]
     if args.json:
@@ -228,18 +271,25 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from datetime import timezone
+    import time
+    from datetime import datetime, timezone
 
     from spendtui.core.report import build_report
 
+    tz = timezone.utc if args.utc else None
+
+    def compute(sessions: list[SessionFiles]) -> dict[str, Any]:
+        prices = _prices()
+        return build_report(sessions, prices, by=args.by, since=args.since, until=args.until,
+                            tz=tz, cache=_cache(args, prices))
+
+    # local days depend on the zone (and its DST rules), so they are part of the key
+    zone = "utc" if args.utc else [datetime.now().astimezone().tzname(), time.timezone, time.altzone]
     try:
-        sessions = _discover(args)
+        rep = _memoized(args, ["report", args.by, str(args.since), str(args.until), zone], compute)
     except NoClaudeDataError as e:
         _err(str(e))
         return EXIT_NOT_FOUND
-    prices = _prices()
-    rep = build_report(sessions, prices, by=args.by, since=args.since, until=args.until,
-                       tz=timezone.utc if args.utc else None, cache=_cache(args, prices))
     if args.json:
         from spendtui.core.jsonl import dumps_pretty
 

@@ -81,6 +81,22 @@ def _rows_cached(sessions: Sequence[SessionFiles], prices: Any, now: float, cach
     return rows
 
 
+def refresh_active(rows: Sequence[dict[str, Any]], now: float | None = None) -> list[dict[str, Any]]:
+    """Rows as printed: ``active`` worked out for now from each row's ``_mtime`` (a kept
+    answer may be minutes old), the private key dropped."""
+    now = time.time() if now is None else now
+    out = []
+    for r in rows:
+        r = dict(r)
+        mt = r.pop("_mtime", None)
+        if mt is not None:
+            ended = r.get("ended")
+            last = max(mt, _epoch(ended)) if ended else mt
+            r["active"] = now - last < ACTIVE_SECONDS
+        out.append(r)
+    return out
+
+
 def _epoch(iso_ts: str) -> float:
     from datetime import datetime
 

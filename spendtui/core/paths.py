@@ -167,9 +167,11 @@ def agent_id_from_name(path: Path) -> str:
     return stem[len("agent-") :] if stem.startswith("agent-") else stem
 
 
-def scan_project(project_dir: Path, problems: list[str] | None = None) -> dict[str, SessionFiles]:
+def scan_project(project_dir: Path, problems: list[str] | None = None,
+                 visited: list[str] | None = None) -> dict[str, SessionFiles]:
     """All sessions of one project folder, keyed by session id. A folder that cannot be
-    listed is reported in ``problems`` (when given) rather than silently missing."""
+    listed is reported in ``problems`` (when given) rather than silently missing.
+    ``visited`` collects every folder listed (a new file changes its folder's mtime)."""
     sessions: dict[str, SessionFiles] = {}
 
     def get(sid: str) -> SessionFiles:
@@ -180,6 +182,8 @@ def scan_project(project_dir: Path, problems: list[str] | None = None) -> dict[s
 
     try:
         entries = list(os.scandir(project_dir))
+        if visited is not None:
+            visited.append(str(project_dir))
     except OSError as e:
         if problems is not None:
             problems.append(f"cannot list {project_dir} ({e.strerror or e})")
@@ -198,7 +202,7 @@ def scan_project(project_dir: Path, problems: list[str] | None = None) -> dict[s
         except OSError:
             continue
     for d in subdirs:
-        nested = sorted(_walk_jsonl(d))
+        nested = sorted(_walk_jsonl(d, visited))
         if not nested:
             continue
         s = get(d.name)
@@ -218,18 +222,21 @@ def scan_project(project_dir: Path, problems: list[str] | None = None) -> dict[s
     return sessions
 
 
-def _walk_jsonl(d: Path) -> Iterable[Path]:
+def _walk_jsonl(d: Path, visited: list[str] | None = None) -> Iterable[Path]:
     """*.jsonl below d (tool-results/*.txt and other files are not transcripts)."""
     for root, _dirs, files in os.walk(d):
+        if visited is not None:
+            visited.append(root)
         for name in files:
             if name.endswith(".jsonl"):
                 yield Path(root) / name
 
 
 def discover(claude_dirs: Sequence[str | Path] | None = None,
-             problems: list[str] | None = None) -> list[SessionFiles]:
+             problems: list[str] | None = None, visited: list[str] | None = None) -> list[SessionFiles]:
     """Every session under every config root, newest write first. Folders that cannot
-    be read are named in ``problems`` (when given), so the CLI can say so."""
+    be read are named in ``problems`` (when given), so the CLI can say so; ``visited``
+    collects the folders listed (see tree.py)."""
     out: list[SessionFiles] = []
     seen: set[Path] = set()
     for pd in projects_dirs(claude_dirs):
@@ -237,6 +244,8 @@ def discover(claude_dirs: Sequence[str | Path] | None = None,
             # real folders first, so a symlinked alias of one is the copy left out
             projects = sorted((e.is_symlink(), e.path) for e in os.scandir(pd) if e.is_dir())
             root = pd.resolve()
+            if visited is not None:
+                visited.append(str(pd))
         except OSError as e:
             if problems is not None:
                 problems.append(f"cannot list {pd} ({e.strerror or e})")
@@ -251,7 +260,7 @@ def discover(claude_dirs: Sequence[str | Path] | None = None,
             if real in seen or root.is_relative_to(real):
                 continue
             seen.add(real)
-            out.extend(scan_project(Path(proj), problems).values())
+            out.extend(scan_project(Path(proj), problems, visited).values())
     out.sort(key=lambda s: s.mtime(), reverse=True)
     return out
 

@@ -1,0 +1,98 @@
+"""The warm path of `sessions` and `report`: when nothing changed, nothing is read.
+
+People glance at these dozens of times an hour, and most of the time no transcript
+changed since the last glance. Finding the sessions (listing every folder, building
+paths) and looking each one up in the result cache costs far more than the answer,
+so the last answer is kept with what it was computed from: the mtime of every folder
+listed (a file added or removed changes its folder's mtime), the size and mtime of
+every transcript, and where the prices came from. If one stat per folder and per
+file finds all of that unchanged, the kept answer is the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from spendtui.core.jsonl import dumps, loads
+
+FORMAT = 1
+SAFETY_NS = 100_000_000  # file times are coarse (a few ms): count a write this close to the start as after it
+
+
+def _stat_sig(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def price_sources() -> list[Any]:
+    """What the price table is built from (embedded table, LiteLLM import, config),
+    by stat: a change to any of them changes every cost."""
+    from spendtui import __version__
+    from spendtui.core import config
+    from spendtui.core.pricing import litellm_cache_path
+
+    embedded = Path(__file__).resolve().parent.parent / "data" / "prices.toml"
+    return [__version__, *(_stat_sig(str(p)) for p in (embedded, litellm_cache_path(), config.config_path()))]
+
+
+class Memo:
+    """One kept answer, for one command and its arguments, in the cache dir."""
+
+    def __init__(self, root: Path, key: Sequence[Any]) -> None:
+        digest = hashlib.sha256(dumps([FORMAT, *key])).hexdigest()[:20]
+        self.path = root / f"memo-{digest}.json"
+
+    def get(self, sources: list[Any]) -> Any | None:
+        """The kept answer if nothing it was computed from changed, else None."""
+        try:
+            with open(self.path, "rb") as f:
+                doc = loads(f.read())
+        except (OSError, ValueError):
+            return None
+        try:
+            if doc["format"] != FORMAT or doc["sources"] != sources:
+                return None
+            stat = os.stat
+            for path, mtime in doc["dirs"]:
+                if stat(path).st_mtime_ns != mtime:
+                    return None
+            for path, size, mtime, ino in doc["files"]:
+                st = stat(path)
+                if st.st_mtime_ns != mtime or st.st_size != size or st.st_ino != ino:
+                    return None
+            return doc["value"]
+        except (OSError, KeyError, TypeError, ValueError):
+            return None
+
+    def put(self, sources: list[Any], dirs: Sequence[str], files: Sequence[Path | str], value: Any,
+            started_ns: int, write: Callable[[Path, bytes], None]) -> bool:
+        """Keep ``value``, computed from ``dirs`` and ``files`` by a run that started at
+        ``started_ns`` (time.time_ns() before the folders were listed). Anything written
+        since then may not be in ``value``: then nothing is kept, and the next run
+        computes again (a session being written is caught by this every time)."""
+        fresh = started_ns - SAFETY_NS
+        d_out = []
+        for d in dict.fromkeys(dirs):
+            try:
+                m = os.stat(d).st_mtime_ns
+            except OSError:
+                return False
+            if m >= fresh:
+                return False
+            d_out.append([d, m])
+        f_out = []
+        for f in files:
+            sig = _stat_sig(str(f))
+            if sig is None or sig[1] >= fresh:
+                return False
+            f_out.append([str(f), sig[0], sig[1], sig[2]])
+        doc = {"format": FORMAT, "sources": sources, "dirs": d_out, "files": f_out, "value": value}
+        write(self.path, dumps(doc))
+        return True
