@@ -11,8 +11,11 @@ CLI, which parses it properly (and reaches the same code for ``statusline``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing and collections.abc cost milliseconds this path does not have
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 
 def statusline_args(argv: Sequence[str]) -> dict[str, Any] | None:

@@ -281,7 +281,7 @@ def test_state_files_are_private_and_corrupt_ones_are_rebuilt(long_session: Path
     try:
         want = reference(long_session)
         assert state(long_session).how == "built"
-        store = linestate.Store(str(long_session))
+        store = linestate.Store(str(long_session), linestate.cache_root())
         d = Path(store.dir)
         assert stat.S_IMODE(d.stat().st_mode) == 0o700
         for p in (store.json_path, store.keys_path):
@@ -329,7 +329,7 @@ def test_no_state_without_the_cache(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "projects" / "-p" / "s1.jsonl", [
         assistant("m1", "r1", usage(out=10), when="2026-11-20T11:00:00.000Z")])
     assert state(path, use_state=False).how == "built"
-    assert not Path(linestate.Store(str(path)).dir).exists()
+    assert not Path(linestate.Store(str(path), linestate.cache_root()).dir).exists()
 
 
 # ------------------------------------------------------------------ budgets
@@ -523,6 +523,39 @@ def test_entry_imports_only_what_the_line_needs(long_session: Path, tmp_path: Pa
         heavy = {"argparse", "spendtui.cli", "spendtui.core.model", "spendtui.core.pricing", "spendtui.core.usage",
                  "orjson", "decimal", "dataclasses", "tomllib", "rich", "textual"} & mods
         assert not heavy
+
+
+def test_the_platform_cache_dir_without_platformdirs(long_session: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """With neither SPENDTUI_CACHE_DIR nor SPENDTUI_CONFIG set, the state goes where
+    platformdirs says, and a warm run finds it without importing platformdirs (a 20 ms
+    import); a guess that is wrong, or an environment that changed, only costs the import."""
+    import platformdirs
+
+    for k in ("SPENDTUI_CACHE_DIR", "SPENDTUI_CONFIG"):
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    code = ("import sys\nfrom spendtui.core import linestate\n"
+            f"r = linestate.compute({str(long_session)!r})\n"
+            "print(r.how, 'platformdirs' in sys.modules)\n")
+
+    def run() -> str:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                              timeout=60).stdout.strip()
+
+    assert run() == "built True"
+    assert (Path(platformdirs.user_cache_dir("spendtui")) / "statusline").is_dir()
+    assert run() == "unchanged False"
+    with open(long_session, "a") as f:
+        f.write(json.dumps(assistant("m99", "r99", usage(out=3, cr=9000), when="2026-11-20T11:30:00.000Z")) + "\n")
+    assert run() == "grown False"
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "other-config")  # another config file, maybe: ask again
+    assert run() == "built True"
+    monkeypatch.setattr(linestate, "_guess_cache_root", lambda: str(tmp_path / "wrong"))
+    assert state(long_session).how == "built"  # this process's config dir is the first one
+    assert state(long_session).how == "unchanged"
+    assert state(long_session).data.as_tuple() == reference(long_session)
 
 
 def test_budget_money_matches_the_budget_module() -> None:

@@ -30,15 +30,17 @@ the price table and ``Usage`` load when a line or a price needs them.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
 from spendtui import __version__
+
+TYPE_CHECKING = False  # typing, collections.abc and contextlib are imports this path can skip
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 try:  # CPython's blake2 without hashlib's OpenSSL start-up
     from _blake2 import blake2b as _blake2b
@@ -63,8 +65,9 @@ DEFAULT_WINDOW = 200_000  # summary.DEFAULT_WINDOW
 LONG_WINDOW = 1_000_000  # summary.LONG_WINDOW
 _MAX_TOKENS = 10**12  # usage._MAX_TOKENS
 
-Key = tuple[str, str]
-UsageT = tuple[Any, ...]  # Usage's fields, in its order
+if TYPE_CHECKING:
+    Key = tuple[str, str]
+    UsageT = tuple[Any, ...]  # Usage's fields, in its order
 
 
 class Doubt(Exception):
@@ -107,14 +110,34 @@ def _stat_sig(path: str) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-def price_sig() -> list[Any]:
+def _guess_cache_root() -> str | None:
+    """Where platformdirs puts the user cache dir in the usual case (a guess, checked
+    against what the state that is found there recorded; platformdirs costs this path
+    20 ms of imports)."""
+    if sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    elif sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = xdg if os.path.isabs(xdg) else os.path.expanduser("~/.cache")
+    else:
+        return None
+    return os.path.join(base, "spendtui")
+
+
+def _where_key() -> list[Any]:
+    """Everything platformdirs' answers (and our overrides) depend on: equal keys, equal dirs."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    return [sys.platform, uid, *(os.environ.get(k) for k in (
+        "HOME", "USERPROFILE", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "SPENDTUI_CACHE_DIR", "SPENDTUI_CONFIG"))]
+
+
+def price_sig(root: str, cfg: str) -> list[Any]:
     """What the price table and the budget come from: the embedded table, the LiteLLM
-    import and the config file, by path and stat. Any change means another table (or
-    budget), so the state is built again rather than trusted."""
+    import (in cache dir ``root``) and the config file ``cfg``, by path and stat. Any
+    change means another table (or budget), so the state is built again, not trusted."""
     embedded = os.path.join(os.path.dirname(os.path.abspath(sys.modules["spendtui"].__file__ or "")),
                             "data", "prices.toml")
-    litellm = os.path.join(cache_root(), "litellm-prices.json")
-    cfg = config_file()
+    litellm = os.path.join(root, "litellm-prices.json")
     return [FORMAT, __version__, embedded, _stat_sig(embedded), litellm, _stat_sig(litellm),
             cfg, _stat_sig(cfg)]
 
@@ -706,16 +729,18 @@ def _write_atomic(path: str, blob: bytes) -> None:
             os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - contextlib is a slow import here
             os.unlink(tmp)
+        except OSError:
+            pass
         raise
 
 
 class Store:
     """The two files of one transcript's state."""
 
-    def __init__(self, transcript: str, root: str | None = None) -> None:
-        self.dir = os.path.join(root or cache_root(), STATE_DIR)
+    def __init__(self, transcript: str, root: str) -> None:
+        self.dir = os.path.join(root, STATE_DIR)
         name = _blake2b(transcript.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
         self.json_path = os.path.join(self.dir, name + ".json")
         self.keys_path = os.path.join(self.dir, name + ".keys")
@@ -773,6 +798,7 @@ class Result:
         self.budget_session_pico = budget_session_pico
         self.budget_history = budget_history
         self.how = how  # "unchanged", "grown" or "built": what this run had to do (tests, benchmarks)
+        self.why = ""  # why it was built
 
 
 def _budget(pricer: Pricer) -> tuple[int | None, bool]:
@@ -789,23 +815,47 @@ def _budget(pricer: Pricer) -> tuple[int | None, bool]:
     return b.session_pico, b.needs_history
 
 
-def compute(transcript: str, use_state: bool = True, root: str | None = None) -> Result:
+def compute(transcript: str, use_state: bool = True) -> Result:
     """The numbers for ``transcript``'s status line, reading on from its state when
     there is one that still fits (and saving the new state, unless ``use_state`` is off)."""
     path = os.path.abspath(transcript)
     files = session_files(path)
-    sig = price_sig()
+    why = ""
+    key = _where_key()
+    env_root = _env_path("SPENDTUI_CACHE_DIR")
+    root = env_root or _guess_cache_root()
+    cfg = _env_path("SPENDTUI_CONFIG")
+    known = env_root is not None  # root is the cache dir for sure (else it is a guess)
+    doc = None
+    if use_state and root is not None:
+        doc = Store(path, root).read()
+        where = doc.get("where") if doc is not None else None
+        if isinstance(where, list) and len(where) == 3 and where[:2] == [key, root]:
+            known = True  # platformdirs said so, in this very environment, when it was written
+            cfg = cfg or where[2]
+    if not known or cfg is None:
+        real = env_root or cache_root()
+        cfg = cfg or config_file()
+        if real != root:
+            root = real
+            doc = Store(path, root).read() if use_state else None
+    assert root is not None
     store = Store(path, root) if use_state else None
-    doc = store.read() if store is not None else None
-    if doc is not None and doc.get("sig") == sig and doc.get("path") == path:
+    sig = price_sig(root, cfg)
+    if doc is not None and doc.get("sig") == sig and doc.get("path") == path and store is not None:
         try:
-            return _warm(doc, files, store)  # type: ignore[arg-type]
-        except (Doubt, ValueError, TypeError, KeyError, IndexError, AttributeError, OSError):
-            pass  # read it all again below
-    return _build(path, files, sig, store)
+            return _warm(doc, files, store)
+        except (Doubt, ValueError, TypeError, KeyError, IndexError, AttributeError, OSError) as e:
+            why = f"{type(e).__name__}: {e}"  # read it all again below
+    else:
+        why = "no state" if doc is None else "another price table, config or transcript"
+    res = _build(path, files, sig, store, [key, root, cfg])
+    res.why = why
+    return res
 
 
-def _build(path: str, files: list[tuple[str, str]], sig: list[Any], store: Store | None) -> Result:
+def _build(path: str, files: list[tuple[str, str]], sig: list[Any], store: Store | None,
+           where: list[Any]) -> Result:
     pricer = Pricer()
     pricer.table()  # a broken config or price import fails here, before any reading
     session_pico, history = _budget(pricer)
@@ -818,10 +868,11 @@ def _build(path: str, files: list[tuple[str, str]], sig: list[Any], store: Store
             marks[name] = m
     data = acc.line()
     if store is not None:
-        doc = {"format": FORMAT, "sig": sig, "path": path,
-               "budget": [session_pico, history]}
-        with contextlib.suppress(OSError, ValueError):  # a state we cannot write only costs speed
+        doc = {"format": FORMAT, "sig": sig, "path": path, "where": where, "budget": [session_pico, history]}
+        try:  # noqa: SIM105 - a state we cannot write only costs speed (contextlib is a slow import)
             store.write(*_dump(doc, acc, marks), fresh=True)
+        except (OSError, ValueError):
+            pass
     return Result(data, session_pico, history, "built")
 
 
@@ -867,8 +918,10 @@ def _warm(doc: dict[str, Any], files: list[tuple[str, str]], store: Store) -> Re
     data = acc.line()  # before saving: it may learn a new model's window
     if changed or (len(pricer.rates), len(pricer.windows)) != (rates, windows):
         doc, new_keys = _dump(doc, acc, marks)
-        with contextlib.suppress(OSError, ValueError):
+        try:  # noqa: SIM105 - see _build
             store.write(doc, new_keys, fresh=False)
+        except (OSError, ValueError):
+            pass
     session_pico, history = doc["budget"]
     return Result(data, session_pico, history, "grown" if changed else "unchanged")
 
