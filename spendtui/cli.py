@@ -201,6 +201,14 @@ def _memoized(args: argparse.Namespace, key: list[Any],
               compute: Callable[[list[SessionFiles]], Any]) -> Any:
     """``compute(sessions)``, or the answer kept from the last run if not one folder,
     transcript or price source changed since (tree.py). Raises NoClaudeDataError."""
+    from spendtui.core.paths import stat_once
+
+    with stat_once():
+        return _memoized_run(args, key, compute)
+
+
+def _memoized_run(args: argparse.Namespace, key: list[Any],
+                  compute: Callable[[list[SessionFiles]], Any]) -> Any:
     if getattr(args, "no_cache", False):
         return compute(_discover(args))
     import time
@@ -212,19 +220,26 @@ def _memoized(args: argparse.Namespace, key: list[Any],
     pds = projects_dirs(_claude_dirs(args))
     memo = Memo(config.cache_dir() / "sessions", [*key, [str(p) for p in pds]])
     sources = price_sources()
-    kept = memo.get(sources)
+    kept, known = memo.get(sources)
     if kept is not None:
         return kept
     started = time.time_ns()
     visited: list[str] = []
-    sessions = _discover(args, visited)
+    if known is not None:  # only transcripts grew: the same sessions, no need to look for them
+        from spendtui.core.batch import _unplain
+
+        sessions = [_unplain(p) for p in known]
+        visited = [d for d, _m in memo.dirs]
+    else:
+        sessions = _discover(args, visited)
     value = compute(sessions)
     if "\0" not in visited:
+        from spendtui.core.batch import _plain
         from spendtui.core.cache import SessionCache
 
         writer = SessionCache(prices=None)
         memo.put(sources, visited, [f for s in sessions for f in s.files], value, started,
-                 writer._write_bytes)
+                 writer._write_bytes, sessions=[_plain(s) for s in sessions])
     return value
 
 

@@ -124,18 +124,25 @@ def test_nothing_is_kept_when_a_file_was_written_during_the_run(tmp_path: Path) 
     started = time.time_ns()
     os.utime(f, ns=(started + 1_000_000, started + 1_000_000))  # written after the run began
     assert not memo.put([1], [str(tree)], [f], "answer", started, _write)
-    assert memo.get([1]) is None
+    assert memo.get([1]) == (None, None)
     os.utime(f, (OLD, OLD))
     os.utime(tree, (OLD, OLD))
     assert memo.put([1], [str(tree)], [f], "answer", time.time_ns(), _write)
-    assert memo.get([1]) == "answer"
-    assert memo.get([2]) is None  # other price sources
-    f.write_text("{}\n{}\n")
-    assert memo.get([1]) is None
+    assert memo.get([1]) == ("answer", None)
+    assert memo.get([2]) == (None, None)  # other price sources
+    with open(f, "a") as out:
+        out.write("{}\n")
+    assert memo.get([1]) == (None, None)  # grown, but no sessions were kept with it
+    memo.put([1], [str(tree)], [f], "answer", time.time_ns() + 10**9, _write, sessions=[["s"]])
+    with open(f, "a") as out:
+        out.write("{}\n")
+    assert memo.get([1]) == (None, [["s"]])  # grown: the same sessions
+    f.write_text("{}\n")
+    assert memo.get([1]) == (None, None)  # shorter: rewritten, look again
 
 
 def test_a_corrupt_memo_is_ignored(tmp_path: Path) -> None:
     memo = Memo(tmp_path, ["k"])
     for blob in (b"", b"not json", b"[1,2]", b'{"format":1,"sources":[1],"dirs":5,"files":[],"value":1}'):
         memo.path.write_bytes(blob)
-        assert memo.get([1]) is None
+        assert memo.get([1]) == (None, None)

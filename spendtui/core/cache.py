@@ -29,6 +29,7 @@ from spendtui.core.jsonl import FileIdentity, LineReader, dumps, loads
 from spendtui.core.loader import SessionReaders, feed_file
 from spendtui.core.model import SessionModel, Source
 from spendtui.core.paths import SessionFiles
+from spendtui.core.paths import stat as _stat
 
 FORMAT = 8  # bump whenever SessionModel or what we store changes shape
 MAGIC = b"SPENDTUI-CACHE\n"
@@ -366,7 +367,7 @@ def _identities(files: SessionFiles) -> dict[str, list[int]] | None:
     out: dict[str, list[int]] = {}
     for f in files.files:
         try:
-            st = os.stat(f)
+            st = _stat(f)
         except OSError:
             return None
         out[str(f)] = [st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns]

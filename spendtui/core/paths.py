@@ -9,9 +9,10 @@ files, the first record; it never parses whole transcripts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,35 @@ class AgentFile:
         return self.meta
 
 
+_STATS: dict[str, os.stat_result] | None = None
+
+
+@contextlib.contextmanager
+def stat_once() -> Iterator[None]:
+    """Within a one-shot command (`sessions`, `report`), each file is stat'ed once:
+    listing, sorting, validating cache entries and keeping the answer all ask for the
+    same 10,000 files' sizes and times. Not for the live follower, which must see
+    files change."""
+    global _STATS
+    outer = _STATS
+    _STATS = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _STATS = outer
+
+
+def stat(path: str | os.PathLike[str]) -> os.stat_result:
+    """os.stat, answered from the run's table inside ``stat_once``."""
+    if _STATS is None:
+        return os.stat(path)
+    key = os.fspath(path)
+    st = _STATS.get(key)
+    if st is None:
+        st = _STATS[key] = os.stat(key)
+    return st
+
+
 @dataclass(slots=True)
 class SessionFiles:
     """The files of one session: its main transcript and its sub-agent transcripts."""
@@ -121,7 +151,7 @@ class SessionFiles:
         best = 0.0
         for f in self.files:
             try:
-                best = max(best, f.stat().st_mtime)
+                best = max(best, stat(f).st_mtime)
             except OSError:
                 continue
         return best
@@ -130,7 +160,7 @@ class SessionFiles:
         total = 0
         for f in self.files:
             try:
-                total += f.stat().st_size
+                total += stat(f).st_size
             except OSError:
                 continue
         return total

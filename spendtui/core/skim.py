@@ -431,15 +431,27 @@ def _own(buf: bytes, ends: list[int], value: bytes) -> bool:
 
 def _first_own(buf: bytes, ends: list[int], found: list[bytes], first: bytes, ascending: bool,
                bound: str | None) -> str | None:
+    """The earliest (or latest) of ``found`` that is a record's own timestamp. The extreme
+    usually is; when it is not (a file-history snapshot's, a progress line's) the next
+    few are tried before all of them are sorted."""
     if _own(buf, ends, first):
         return first.decode()
-    for v in sorted(set(found), reverse=not ascending):
-        s = v.decode()
-        if bound is not None and (s >= bound if ascending else s <= bound):
+    import heapq
+
+    values = set(found)
+    pick = heapq.nsmallest if ascending else heapq.nlargest
+    tried = 1
+    while True:
+        batch = pick(tried * 8, values)
+        for v in batch[tried:]:
+            s = v.decode()
+            if bound is not None and (s >= bound if ascending else s <= bound):
+                return None
+            if _own(buf, ends, v):
+                return s
+        if len(batch) < tried * 8:
             return None
-        if _own(buf, ends, v):
-            return s
-    return None
+        tried = len(batch)
 
 
 def _first_cwd(sk: Skim, buf: bytes) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 
 from spendtui.core.jsonl import dumps, loads
 
-FORMAT = 1
+FORMAT = 2
 SAFETY_NS = 100_000_000  # file times are coarse (a few ms): count a write this close to the start as after it
 
 
@@ -48,31 +48,41 @@ class Memo:
     def __init__(self, root: Path, key: Sequence[Any]) -> None:
         digest = hashlib.sha256(dumps([FORMAT, *key])).hexdigest()[:20]
         self.path = root / f"memo-{digest}.json"
+        self.dirs: list[list[Any]] = []  # the folders of the kept answer, once read
 
-    def get(self, sources: list[Any]) -> Any | None:
-        """The kept answer if nothing it was computed from changed, else None."""
+    def get(self, sources: list[Any]) -> tuple[Any | None, list[Any] | None]:
+        """(the kept answer, None) if nothing it was computed from changed; else (None,
+        the sessions it was computed from) when only transcripts grew (no folder changed,
+        no file replaced: the same sessions, no need to look for them); else (None, None)."""
         try:
             with open(self.path, "rb") as f:
                 doc = loads(f.read())
         except (OSError, ValueError):
-            return None
+            return None, None
         try:
             if doc["format"] != FORMAT or doc["sources"] != sources:
-                return None
+                return None, None
             stat = os.stat
-            for path, mtime in doc["dirs"]:
+            self.dirs = doc["dirs"]
+            for path, mtime in self.dirs:
                 if stat(path).st_mtime_ns != mtime:
-                    return None
+                    return None, None
+            grown = False
             for path, size, mtime, ino in doc["files"]:
                 st = stat(path)
-                if st.st_mtime_ns != mtime or st.st_size != size or st.st_ino != ino:
-                    return None
-            return doc["value"]
+                if st.st_mtime_ns != mtime or st.st_size != size:
+                    if st.st_ino != ino or st.st_size < size:
+                        return None, None
+                    grown = True
+            if grown:
+                sessions = doc["sessions"]
+                return None, sessions if isinstance(sessions, list) else None
+            return doc["value"], None
         except (OSError, KeyError, TypeError, ValueError):
-            return None
+            return None, None
 
     def put(self, sources: list[Any], dirs: Sequence[str], files: Sequence[Path | str], value: Any,
-            started_ns: int, write: Callable[[Path, bytes], None]) -> bool:
+            started_ns: int, write: Callable[[Path, bytes], None], sessions: Any = None) -> bool:
         """Keep ``value``, computed from ``dirs`` and ``files`` by a run that started at
         ``started_ns`` (time.time_ns() before the folders were listed). Anything written
         since then may not be in ``value``: then nothing is kept, and the next run
@@ -93,6 +103,7 @@ class Memo:
             if sig is None or sig[1] >= fresh:
                 return False
             f_out.append([str(f), sig[0], sig[1], sig[2]])
-        doc = {"format": FORMAT, "sources": sources, "dirs": d_out, "files": f_out, "value": value}
+        doc = {"format": FORMAT, "sources": sources, "dirs": d_out, "files": f_out, "value": value,
+               "sessions": sessions}
         write(self.path, dumps(doc))
         return True
