@@ -15,6 +15,8 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
+from array import array
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +43,9 @@ TTL_LOOKBACK = 50
 MAX_ROWS = 60  # a screenful and more; the table is rebuilt when a call arrives (~0.7 ms a row)
 SPARK_LEN = 120
 MAX_AGENT_ROWS = 50
+MAX_CHAINS = 256
+"""Chains (the main one and sub-agents) whose last call LiveStats remembers for the next
+call's flags; a sub-agent quiet while this many others ran gets no miss/switch flag."""
 
 FLAG_CACHE_MISS = "cache miss"
 FLAG_COMPACTION = "compaction"
@@ -77,38 +82,65 @@ def burn_rate_per_hour(cost_pico: int, active_s: float) -> float | None:
 
 
 class ActivityTracker:
-    """``active_seconds`` kept up to date one timestamp at a time.
+    """``active_seconds`` kept up to date one timestamp at a time, in memory bounded by the
+    breaks, not the calls.
 
-    Sub-agent files are read after the main file, so timestamps arrive out of
-    order; an insertion only changes the gap it splits.
+    The gaps no longer than ``max_gap`` between sorted times add up, within each stretch of
+    work (a maximal run of times whose consecutive gaps are all short), to the stretch's last
+    time minus its first. So only the stretches are kept, as (start, end), however many calls
+    fall inside them: a day-long session with a break every hour holds a few dozen floats.
+    Sub-agent files are read after the main file, so times arrive out of order: a time inside
+    a stretch changes nothing, one within ``max_gap`` of a stretch stretches it (and may join
+    it with the next one), one farther off starts a stretch of its own.
     """
 
     def __init__(self, max_gap: float = ACTIVE_GAP_SECONDS) -> None:
         self.max_gap = max_gap
-        self._ts: list[float] = []
+        self._starts = array("d")  # sorted; stretches never overlap
+        self._ends = array("d")
+        self._n = 0
         self.seconds = 0.0
 
-    def _gap(self, a: float, b: float) -> float:
-        return b - a if b - a <= self.max_gap else 0.0
-
     def add(self, t: float) -> None:
-        ts = self._ts
-        if not ts or t >= ts[-1]:
-            if ts:
-                self.seconds += self._gap(ts[-1], t)
-            ts.append(t)
+        self._n += 1
+        starts, ends = self._starts, self._ends
+        if not ends or t >= ends[-1]:  # the usual case: a new newest call
+            if ends and t - ends[-1] <= self.max_gap:
+                self.seconds += t - ends[-1]
+                ends[-1] = t
+            else:
+                starts.append(t)
+                ends.append(t)
             return
-        i = bisect.bisect_right(ts, t)
-        if i > 0 and i < len(ts):
-            self.seconds -= self._gap(ts[i - 1], ts[i])
-        if i > 0:
-            self.seconds += self._gap(ts[i - 1], t)
-        if i < len(ts):
-            self.seconds += self._gap(t, ts[i])
-        ts.insert(i, t)
+        i = bisect.bisect_right(starts, t)  # stretches [0, i) start at or before t
+        left = i - 1
+        if left >= 0 and t <= ends[left]:
+            return  # inside a stretch: it splits a short gap into two short ones
+        join_left = left >= 0 and t - ends[left] <= self.max_gap
+        join_right = i < len(starts) and starts[i] - t <= self.max_gap
+        if join_left and join_right:  # t bridges a break: two stretches become one
+            self.seconds += starts[i] - ends[left]
+            ends[left] = ends[i]
+            del starts[i]
+            del ends[i]
+        elif join_left:
+            self.seconds += t - ends[left]
+            ends[left] = t
+        elif join_right:
+            self.seconds += starts[i] - t
+            starts[i] = t
+        else:
+            starts.insert(i, t)
+            ends.insert(i, t)
+
+    @property
+    def stretches(self) -> int:
+        """How many stretches of work are kept (what the memory grows with)."""
+        return len(self._starts)
 
     def __len__(self) -> int:
-        return len(self._ts)
+        """How many times were added."""
+        return self._n
 
 
 # ------------------------------------------------------------------ cache
@@ -261,7 +293,21 @@ class CallRow:
         return None if self.cost_pico is None else self.cost_pico / PICO
 
 
-def call_flags(call: ApiCall, prev: ApiCall | None, compacted: bool = False,
+@dataclass(frozen=True, slots=True)
+class ChainTip:
+    """What the flags of a chain's next call need from its previous call. Not the call
+    itself: that would keep every sub-agent's last call alive after the model let go of it."""
+
+    model: str
+    prompt_tokens: int
+    at: float | None  # epoch seconds
+
+    @classmethod
+    def of(cls, call: ApiCall) -> ChainTip:
+        return cls(call.model, call.usage.prompt_tokens, epoch(call.timestamp))
+
+
+def call_flags(call: ApiCall, prev: ApiCall | ChainTip | None, compacted: bool = False,
                agent_type: str | None = None) -> frozenset[str]:
     """Flags of one call given the previous call of the same chain (main or one agent).
 
@@ -278,7 +324,7 @@ def call_flags(call: ApiCall, prev: ApiCall | None, compacted: bool = False,
     if prev is not None:
         if call.agent_id is None and prev.model != call.model:
             flags.add(FLAG_MODEL_SWITCH)
-        prev_prompt = prev.usage.prompt_tokens
+        prev_prompt = prev.prompt_tokens if isinstance(prev, ChainTip) else prev.usage.prompt_tokens
         u = call.usage
         if u.prompt_tokens > prev_prompt and u.cache_read_input_tokens < CACHE_MISS_FRACTION * prev_prompt:
             flags.add(FLAG_CACHE_MISS)
@@ -416,9 +462,10 @@ class LiveStats:
     """Incremental state behind ``LiveSnapshot``: activity time, newest rows, flags."""
 
     def __init__(self, prices: Any = None, max_rows: int = MAX_ROWS, spark_len: int = SPARK_LEN,
-                 max_agents: int = MAX_AGENT_ROWS) -> None:
+                 max_agents: int = MAX_AGENT_ROWS, max_chains: int = MAX_CHAINS) -> None:
         self.prices = prices
         self.max_rows = max_rows
+        self.max_chains = max_chains
         self.spark_len = spark_len
         self.max_agents = max_agents
         self.model: SessionModel | None = None
@@ -429,7 +476,8 @@ class LiveStats:
         self._rows: list[CallRow] = []  # oldest first, at most max_rows
         self._row_keys: list[tuple[float, int]] = []
         self._by_key: dict[CallKey, CallRow] = {}
-        self._last_in_chain: dict[str | None, ApiCall] = {}
+        # chain (None: main) -> its newest call's tip, least recently active first
+        self._last_in_chain: OrderedDict[str | None, ChainTip] = OrderedDict()
         self._compaction_ts: list[float] = []
 
     # -------------------------------------------------------------- feeding
@@ -474,11 +522,11 @@ class LiveStats:
                     bisect.insort(self._compaction_ts, t)
         return notices
 
-    def _compacted_between(self, prev: ApiCall | None, call: ApiCall) -> bool:
+    def _compacted_between(self, prev: ChainTip | None, call: ApiCall) -> bool:
         t = epoch(call.timestamp)
         if t is None or not self._compaction_ts:
             return False
-        lo = epoch(prev.timestamp) if prev is not None else None
+        lo = prev.at if prev is not None else None
         i = bisect.bisect_right(self._compaction_ts, t)  # compactions at or before the call
         if i == 0:
             return False
@@ -491,8 +539,14 @@ class LiveStats:
         return agent.agent_type if agent is not None else None
 
     def _add_call(self, call: ApiCall, count_activity: bool = True) -> None:
-        prev = self._last_in_chain.get(call.agent_id)
-        self._last_in_chain[call.agent_id] = call
+        chains = self._last_in_chain
+        prev = chains.get(call.agent_id)
+        chains[call.agent_id] = ChainTip.of(call)
+        chains.move_to_end(call.agent_id)
+        if len(chains) > self.max_chains:
+            # the least recently active sub-agent (the main chain is never forgotten)
+            oldest = next(k for k in chains if k is not None)
+            del chains[oldest]
         if call.billed_elsewhere:
             return  # a fork's copy of its parent's call: history of another session
         t = epoch(call.timestamp)

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from spendtui.core.digests import DigestSet
 from spendtui.core.usage import Usage, UsageError, fast_pickle
 
 CallKey = tuple[str, str]
@@ -319,25 +320,35 @@ class SessionModel:
         self._sidechain_agent: dict[str, str] = {}
         self._inline_agents = 0
         self._seq = 0
-        self._turn_ts: list[float] = []  # start times of turns, for sub-agent attribution
+        self._turn_ts = array("d")  # start times of turns, for sub-agent attribution
         self.listeners: list[Callable[[str, Any], None]] = []
         # analysers that need the raw records (context composition, staleness)
         # subscribe here instead of growing this class; called after the model
         # has applied the record, so they can look up calls and tools by id
         self.record_observers: list[Callable[[dict[str, Any], Source, int], None]] = []
         self.observer_errors: Counter[str] = Counter()
-        self._seen_uuids: set[int] = set()  # digests of user/system record uuids applied
+        # digests of user/system record uuids applied; 8-12 bytes each, not a set's ~90
+        self._seen_uuids = DigestSet()
         # Memory bound for long live sessions: with ``retain`` set, only the newest
         # calls keep their details; older ones stay in every total and are
         # remembered by a hash of their key (so a late copy is still not counted).
         self.retain: int | None = None
-        self._retired: set[int] = set()
+        self._retired = DigestSet()
         self._retired_copies = 0
         self._retired_top: list[ApiCall] = []
         # when each call was made (all of them, retired or not), for activity time;
         # 8 bytes a call. Copies found to be billed elsewhere are struck off separately.
         self._call_times = array("d")
         self._times_struck: Counter[float] = Counter()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A model pickled before the compact containers existed gets them on load."""
+        self.__dict__.update(state)
+        for name in ("_seen_uuids", "_retired"):
+            if isinstance(self.__dict__.get(name), set):
+                setattr(self, name, DigestSet(self.__dict__[name]))
+        if isinstance(self.__dict__.get("_turn_ts"), list):
+            self._turn_ts = array("d", self._turn_ts)
 
     # ---------------------------------------------------------------- events
     def _emit(self, event: str, payload: Any) -> None:
