@@ -197,20 +197,23 @@ def _discover(args: argparse.Namespace, visited: list[str] | None = None) -> lis
     return sessions
 
 
-def _memoized(args: argparse.Namespace, key: list[Any],
-              compute: Callable[[list[SessionFiles]], Any]) -> Any:
-    """``compute(sessions)``, or the answer kept from the last run if not one folder,
-    transcript or price source changed since (tree.py). Raises NoClaudeDataError."""
+Compute = Callable[[list[SessionFiles], Any], Any]
+
+
+def _memoized(args: argparse.Namespace, key: list[Any], compute: Compute) -> Any:
+    """``compute(sessions, partial)``, or the answer kept from the last run if not one
+    folder, transcript or price source changed since (tree.py). ``partial`` is None or,
+    when only transcripts grew, the ``Lookup`` with the previous answer and what grew.
+    Raises NoClaudeDataError."""
     from spendtui.core.paths import stat_once
 
     with stat_once():
         return _memoized_run(args, key, compute)
 
 
-def _memoized_run(args: argparse.Namespace, key: list[Any],
-                  compute: Callable[[list[SessionFiles]], Any]) -> Any:
+def _memoized_run(args: argparse.Namespace, key: list[Any], compute: Compute) -> Any:
     if getattr(args, "no_cache", False):
-        return compute(_discover(args))
+        return compute(_discover(args), None)
     import time
 
     from spendtui.core import config
@@ -220,19 +223,21 @@ def _memoized_run(args: argparse.Namespace, key: list[Any],
     pds = projects_dirs(_claude_dirs(args))
     memo = Memo(config.cache_dir() / "sessions", [*key, [str(p) for p in pds]])
     sources = price_sources()
-    kept, known = memo.get(sources)
-    if kept is not None:
-        return kept
+    found = memo.get(sources)
+    if found.value is not None:
+        return found.value
     started = time.time_ns()
     visited: list[str] = []
-    if known is not None:  # only transcripts grew: the same sessions, no need to look for them
+    partial = None
+    if found.sessions is not None:  # only transcripts grew: the same sessions, no need to look for them
         from spendtui.core.batch import _unplain
 
-        sessions = [_unplain(p) for p in known]
+        sessions = [_unplain(p) for p in found.sessions]
         visited = [d for d, _m in memo.dirs]
+        partial = found
     else:
         sessions = _discover(args, visited)
-    value = compute(sessions)
+    value = compute(sessions, partial)
     if "\0" not in visited:
         from spendtui.core.batch import _plain
         from spendtui.core.cache import SessionCache
@@ -246,16 +251,31 @@ def _memoized_run(args: argparse.Namespace, key: list[Any],
 def cmd_sessions(args: argparse.Namespace) -> int:
     project = args.sub_project or getattr(args, "project", None)
 
-    def compute(sessions: list[SessionFiles]) -> list[dict[str, Any]]:
+    def compute(sessions: list[SessionFiles], partial: Any) -> list[dict[str, Any]]:
         from spendtui.core.batch import session_rows
 
         if project:
             sessions = sessions_for_project(sessions, project)
+        kept: list[dict[str, Any]] = []
+        if partial is not None:
+            # rows depend only on the sessions of their own project (forks never cross
+            # one): the projects where nothing grew keep their rows
+            changed = {str(s.project_dir) for s in sessions if any(str(f) in partial.grown for f in s.files)}
+            where = {str(s.main or s.session_id): str(s.project_dir) for s in sessions}
+            if len(where) != len(sessions):
+                return compute(sessions, None)  # two sessions under one name: do them all
+            kept = [r for r in partial.previous
+                    if where.get(str(r["transcript"] or r["session_id"])) not in changed]
+            sessions = [s for s in sessions if str(s.project_dir) in changed]
         prices = _prices()
         rows = session_rows(sessions, prices, cache=_cache(args, prices))
         mtimes = {str(s.main): s.mtime() for s in sessions}
         for r in rows:  # when it was last written: `active` is worked out again on a kept answer
             r["_mtime"] = mtimes.get(str(r["transcript"]), 0.0)
+        if kept:
+            from spendtui.core.batch import row_order
+
+            rows = sorted(kept + rows, key=row_order)
         return rows
 
     try:
@@ -293,7 +313,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     tz = timezone.utc if args.utc else None
 
-    def compute(sessions: list[SessionFiles]) -> dict[str, Any]:
+    def compute(sessions: list[SessionFiles], _partial: Any) -> dict[str, Any]:
         prices = _prices()
         return build_report(sessions, prices, by=args.by, since=args.since, until=args.until,
                             tz=tz, cache=_cache(args, prices))

@@ -115,6 +115,14 @@ def _write(path: Path, blob: bytes) -> None:
     path.write_bytes(blob)
 
 
+def _found(memo: Memo, sources: list[Any]) -> tuple[Any, Any, set[str], Any]:
+    got = memo.get(sources)
+    return got.value, got.sessions, got.grown, got.previous
+
+
+NOTHING: tuple[Any, Any, set[str], Any] = (None, None, set(), None)
+
+
 def test_nothing_is_kept_when_a_file_was_written_during_the_run(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -124,25 +132,25 @@ def test_nothing_is_kept_when_a_file_was_written_during_the_run(tmp_path: Path) 
     started = time.time_ns()
     os.utime(f, ns=(started + 1_000_000, started + 1_000_000))  # written after the run began
     assert not memo.put([1], [str(tree)], [f], "answer", started, _write)
-    assert memo.get([1]) == (None, None)
+    assert _found(memo, [1]) == NOTHING
     os.utime(f, (OLD, OLD))
     os.utime(tree, (OLD, OLD))
     assert memo.put([1], [str(tree)], [f], "answer", time.time_ns(), _write)
-    assert memo.get([1]) == ("answer", None)
-    assert memo.get([2]) == (None, None)  # other price sources
+    assert _found(memo, [1]) == ("answer", None, set(), None)
+    assert _found(memo, [2]) == NOTHING  # other price sources
     with open(f, "a") as out:
         out.write("{}\n")
-    assert memo.get([1]) == (None, None)  # grown, but no sessions were kept with it
+    assert _found(memo, [1]) == NOTHING  # grown, but no sessions were kept with it
     memo.put([1], [str(tree)], [f], "answer", time.time_ns() + 10**9, _write, sessions=[["s"]])
     with open(f, "a") as out:
         out.write("{}\n")
-    assert memo.get([1]) == (None, [["s"]])  # grown: the same sessions
+    assert _found(memo, [1]) == (None, [["s"]], {str(f)}, "answer")  # grown: the same sessions
     f.write_text("{}\n")
-    assert memo.get([1]) == (None, None)  # shorter: rewritten, look again
+    assert _found(memo, [1]) == NOTHING  # shorter: rewritten, look again
 
 
 def test_a_corrupt_memo_is_ignored(tmp_path: Path) -> None:
     memo = Memo(tmp_path, ["k"])
-    for blob in (b"", b"not json", b"[1,2]", b'{"format":1,"sources":[1],"dirs":5,"files":[],"value":1}'):
+    for blob in (b"", b"not json", b"[1,2]", b'{"format":2,"sources":[1],"dirs":5,"files":[],"value":1}'):
         memo.path.write_bytes(blob)
-        assert memo.get([1]) == (None, None)
+        assert _found(memo, [1]) == NOTHING

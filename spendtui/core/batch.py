@@ -81,6 +81,11 @@ def _rows_cached(sessions: Sequence[SessionFiles], prices: Any, now: float, cach
     return rows
 
 
+def row_order(r: dict[str, Any]) -> tuple[float, str, str]:
+    """Newest write first; ties in a fixed order (a partial recompute merges rows)."""
+    return (-r["_mtime"], str(r.get("transcript") or ""), r["session_id"])
+
+
 def refresh_active(rows: Sequence[dict[str, Any]], now: float | None = None) -> list[dict[str, Any]]:
     """Rows as printed: ``active`` worked out for now from each row's ``_mtime`` (a kept
     answer may be minutes old), the private key dropped."""
@@ -159,7 +164,7 @@ def session_rows(sessions: Sequence[SessionFiles], prices: Any, workers: int | N
                     cache.index().update(entries)
     if cache is not None:
         cache.save_index()
-    rows.sort(key=lambda r: r["_mtime"], reverse=True)
+    rows.sort(key=row_order)
     for r in rows:
         del r["_mtime"]
     return rows

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,16 @@ def price_sources() -> list[Any]:
     return [__version__, *(_stat_sig(str(p)) for p in (embedded, litellm_cache_path(), config.config_path()))]
 
 
+@dataclass(slots=True)
+class Lookup:
+    """What ``Memo.get`` found: an answer, or what is known towards computing one."""
+
+    value: Any = None
+    sessions: list[Any] | None = None  # the kept session list (batch._plain form)
+    grown: set[str] = field(default_factory=set)  # transcripts that grew
+    previous: Any = None  # the answer before they grew
+
+
 class Memo:
     """One kept answer, for one command and its arguments, in the cache dir."""
 
@@ -50,36 +61,40 @@ class Memo:
         self.path = root / f"memo-{digest}.json"
         self.dirs: list[list[Any]] = []  # the folders of the kept answer, once read
 
-    def get(self, sources: list[Any]) -> tuple[Any | None, list[Any] | None]:
-        """(the kept answer, None) if nothing it was computed from changed; else (None,
-        the sessions it was computed from) when only transcripts grew (no folder changed,
-        no file replaced: the same sessions, no need to look for them); else (None, None)."""
+    def get(self, sources: list[Any]) -> Lookup:
+        """The kept answer if nothing it was computed from changed. When only transcripts
+        grew (no folder changed, no file replaced or cut) also the sessions it was
+        computed from, the files that grew and the previous answer: the same sessions,
+        no need to look for them, and what did not change need not be computed again."""
+        miss = Lookup()
         try:
             with open(self.path, "rb") as f:
                 doc = loads(f.read())
         except (OSError, ValueError):
-            return None, None
+            return miss
         try:
             if doc["format"] != FORMAT or doc["sources"] != sources:
-                return None, None
+                return miss
             stat = os.stat
             self.dirs = doc["dirs"]
             for path, mtime in self.dirs:
                 if stat(path).st_mtime_ns != mtime:
-                    return None, None
-            grown = False
+                    return miss
+            grown: set[str] = set()
             for path, size, mtime, ino in doc["files"]:
                 st = stat(path)
                 if st.st_mtime_ns != mtime or st.st_size != size:
                     if st.st_ino != ino or st.st_size < size:
-                        return None, None
-                    grown = True
-            if grown:
-                sessions = doc["sessions"]
-                return None, sessions if isinstance(sessions, list) else None
-            return doc["value"], None
+                        return miss
+                    grown.add(path)
+            if not grown:
+                return Lookup(value=doc["value"])
+            sessions = doc["sessions"]
+            if not isinstance(sessions, list):
+                return miss
+            return Lookup(sessions=sessions, grown=grown, previous=doc["value"])
         except (OSError, KeyError, TypeError, ValueError):
-            return None, None
+            return miss
 
     def put(self, sources: list[Any], dirs: Sequence[str], files: Sequence[Path | str], value: Any,
             started_ns: int, write: Callable[[Path, bytes], None], sessions: Any = None) -> bool:
