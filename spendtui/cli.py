@@ -228,23 +228,22 @@ def _memoized_run(args: argparse.Namespace, key: list[Any], compute: Compute) ->
         return found.value
     started = time.time_ns()
     visited: list[str] = []
-    partial = None
-    if found.sessions is not None:  # only transcripts grew: the same sessions, no need to look for them
-        from spendtui.core.batch import _unplain
+    from spendtui.core.batch import _plain
 
-        sessions = [_unplain(p) for p in found.sessions]
+    if found.sessions is not None:  # only transcripts grew: the same sessions, no need to look for them
+        plains = found.sessions
         visited = [d for d, _m in memo.dirs]
-        partial = found
+        value = compute([], found)  # it builds the sessions it needs from found.sessions
     else:
         sessions = _discover(args, visited)
-    value = compute(sessions, partial)
+        plains = [_plain(s) for s in sessions]
+        value = compute(sessions, None)
     if "\0" not in visited:
-        from spendtui.core.batch import _plain
         from spendtui.core.cache import SessionCache
 
+        files = [f for _sid, _proj, main, agents in plains for f in ([main] if main else []) + [a[1] for a in agents]]
         writer = SessionCache(prices=None)
-        memo.put(sources, visited, [f for s in sessions for f in s.files], value, started,
-                 writer._write_bytes, sessions=[_plain(s) for s in sessions])
+        memo.put(sources, visited, files, value, started, writer._write_bytes, sessions=plains)
     return value
 
 
@@ -252,29 +251,28 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     project = args.sub_project or getattr(args, "project", None)
 
     def compute(sessions: list[SessionFiles], partial: Any) -> list[dict[str, Any]]:
-        from spendtui.core.batch import session_rows
+        from spendtui.core.batch import _unplain, row_order, session_rows
 
-        if project:
-            sessions = sessions_for_project(sessions, project)
         kept: list[dict[str, Any]] = []
         if partial is not None:
             # rows depend only on the sessions of their own project (forks never cross
             # one): the projects where nothing grew keep their rows
-            changed = {str(s.project_dir) for s in sessions if any(str(f) in partial.grown for f in s.files)}
-            where = {str(s.main or s.session_id): str(s.project_dir) for s in sessions}
-            if len(where) != len(sessions):
-                return compute(sessions, None)  # two sessions under one name: do them all
-            kept = [r for r in partial.previous
-                    if where.get(str(r["transcript"] or r["session_id"])) not in changed]
-            sessions = [s for s in sessions if str(s.project_dir) in changed]
+            grown = partial.grown
+            changed = {p[1] for p in partial.sessions
+                       if p[2] in grown or any(a[1] in grown for a in p[3])}
+            where = {p[2] or p[0]: p[1] for p in partial.sessions}
+            if len(where) != len(partial.sessions):  # two sessions under one name: do them all
+                return compute([_unplain(p) for p in partial.sessions], None)
+            kept = [r for r in partial.previous if where.get(r["transcript"] or r["session_id"]) not in changed]
+            sessions = [_unplain(p) for p in partial.sessions if p[1] in changed]
+        if project:
+            sessions = sessions_for_project(sessions, project)
         prices = _prices()
         rows = session_rows(sessions, prices, cache=_cache(args, prices))
         mtimes = {str(s.main): s.mtime() for s in sessions}
         for r in rows:  # when it was last written: `active` is worked out again on a kept answer
             r["_mtime"] = mtimes.get(str(r["transcript"]), 0.0)
         if kept:
-            from spendtui.core.batch import row_order
-
             rows = sorted(kept + rows, key=row_order)
         return rows
 
@@ -313,7 +311,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     tz = timezone.utc if args.utc else None
 
-    def compute(sessions: list[SessionFiles], _partial: Any) -> dict[str, Any]:
+    def compute(sessions: list[SessionFiles], partial: Any) -> dict[str, Any]:
+        if partial is not None:
+            from spendtui.core.batch import _unplain
+
+            sessions = [_unplain(p) for p in partial.sessions]
         prices = _prices()
         return build_report(sessions, prices, by=args.by, since=args.since, until=args.until,
                             tz=tz, cache=_cache(args, prices))
