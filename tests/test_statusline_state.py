@@ -103,6 +103,28 @@ def test_from_scratch_equals_the_model(path: Path) -> None:
     assert state(path, use_state=False).data.as_tuple() == reference(path)
 
 
+@pytest.mark.parametrize("block", [1, 7, 300, 5000])
+def test_block_boundaries_and_long_lines(block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines cut by read blocks, and lines longer than MAX_LINE (dropped, as the reader
+    drops them), give the model's numbers; the sessions are concatenated into one file."""
+    from spendtui.core import jsonl
+
+    monkeypatch.setattr(linestate, "BLOCK", block)
+    monkeypatch.setattr(linestate, "MAX_LINE", 3000)
+    monkeypatch.setattr(jsonl, "MAX_LINE", 3000)
+    path = tmp_path / "projects" / "-p" / "all.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"".join(p.read_bytes() for p in sessions()))
+    assert state(path, use_state=False).data.as_tuple() == reference(path)
+    with open(path, "ab") as f:  # a last line without newline, then one over the limit
+        f.write(json.dumps(assistant("z1", "z1", usage(out=7, cr=100), when="2026-11-20T11:00:00.000Z")).encode())
+    assert state(path).data.as_tuple() == reference(path)
+    with open(path, "ab") as f:
+        f.write(b"\n" + json.dumps(assistant("z2", "z2", usage(out=7), content=[{"type": "text", "text": "x" * 4000}],
+                                           when="2026-11-20T11:00:01.000Z")).encode() + b"\n")
+    assert state(path).data.as_tuple() == reference(path)
+
+
 @pytest.mark.parametrize("recent", [64, 1])
 @pytest.mark.parametrize("path", sessions(), ids=lambda p: p.name[:40])
 def test_appended_in_chunks(path: Path, recent: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -284,14 +306,23 @@ def test_state_files_are_private_and_corrupt_ones_are_rebuilt(long_session: Path
         store = linestate.Store(str(long_session), linestate.cache_root())
         d = Path(store.dir)
         assert stat.S_IMODE(d.stat().st_mode) == 0o700
-        for p in (store.json_path, store.keys_path):
-            assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
+        assert sorted(p.name for p in d.iterdir()) == sorted(
+            Path(p).name for p in (store.json_path, store.keys_path, store.agents_path))
+        for p in d.iterdir():
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600
         assert not [p for p in d.iterdir() if p.name.endswith(".tmp")]
         keys = Path(store.keys_path).read_bytes()
         for damage in (b"{not json", b"[1,2]", json.dumps({"format": 999}).encode(), b""):
             Path(store.json_path).write_bytes(damage)
             res = state(long_session)
             assert res.how == "built" and res.data.as_tuple() == want
+        # sub-agent marks of another state: noticed when a sub-agent file changed
+        agents = Path(store.agents_path).read_bytes()
+        Path(store.agents_path).write_bytes(agents.replace(b'"token":"', b'"token":"0', 1))
+        with open(long_session.with_suffix("") / "subagents" / "agent-a1.jsonl", "a") as f:
+            f.write(json.dumps(assistant("a99", "ra99", usage(out=3), when="2026-11-20T12:00:00.000Z")) + "\n")
+        res = state(long_session)
+        assert res.how == "built" and res.data.as_tuple() == (want := reference(long_session))
         assert state(long_session).how == "unchanged"
         # a keys file that does not belong to the state: noticed when it is needed
         Path(store.keys_path).write_bytes(keys[:20] + b"\0" * (len(keys) - 20))
@@ -484,6 +515,20 @@ def test_lines_parse_as_the_loader_parses_them(raw: bytes) -> None:
     assert (got is None) == (want is None)
     if raw.count(b"[") < 100:
         assert got == want
+
+
+@pytest.mark.parametrize("value", [
+    "2026-11-20T12:00:00.000Z", "2026-11-20T23:59:59.999+05:00", "2026-11-20T01:00:00-03:00", "2026-11-20",
+    "20261120T120000Z", "2026-11-20T12:00:00Z", "2026-13-20T12:00:00.000Z", "garbage-garbage", "2026-11-20 12:00Z",
+    "2026-11-20T12:00:00.000z", "2026-02-29T00:00:00.000Z", 5, None, "", "2026-11-20T12:00:00.000+00:00"])
+def test_times_as_the_model_reads_them(value: Any) -> None:
+    from datetime import timezone
+
+    from spendtui.core.model import parse_ts
+
+    dt = parse_ts(value)
+    want = None if dt is None else (dt.timestamp(), dt.astimezone(timezone.utc).date().isoformat())
+    assert linestate.parse_time(value) == want
 
 
 @pytest.mark.parametrize(("argv", "want"), [

@@ -47,7 +47,7 @@ try:  # CPython's blake2 without hashlib's OpenSSL start-up
 except ImportError:  # pragma: no cover - other interpreters
     from hashlib import blake2b as _blake2b
 
-FORMAT = 2  # bump when the state's shape or the accounting rules change
+FORMAT = 3  # bump when the state's shape or the accounting rules change
 STATE_DIR = "statusline"
 KEYS_MAGIC = b"SPENDTUI-KEYS-1\n"
 RECENT = 64  # newest calls kept with their usage (dedup only ever reaches the newest)
@@ -142,14 +142,22 @@ def price_sig(root: str, cfg: str) -> list[Any]:
             cfg, _stat_sig(cfg)]
 
 
-def session_files(transcript: str) -> list[tuple[str, str]]:
-    """(name in the state, path) of the transcript and its sub-agent files, in the order
-    the loader reads them (``statusline.files_for_transcript``: main, then
-    ``<session>/subagents/**/*.jsonl`` sorted by path parts)."""
-    out = [("", transcript)]
+def subagents_dir(transcript: str) -> str:
+    """``<session>/subagents`` next to ``<session>.jsonl`` (``path.with_suffix("")``)."""
     base, ext = os.path.splitext(transcript)
-    sub = os.path.join(base if ext != "." else transcript, "subagents")
-    found: list[tuple[list[str], str]] = []
+    return os.path.join(base if ext != "." else transcript, "subagents")
+
+
+def agent_names(sub: str) -> list[str]:
+    """The sub-agent transcripts under ``sub`` (``rglob("*.jsonl")``), as paths relative to
+    it, sorted as the loader sorts them (by path parts). One ``listdir`` in the usual flat
+    layout: a session can have thousands of them, and this runs every time."""
+    try:
+        names = os.listdir(sub)
+    except OSError:
+        return []
+    found = [n for n in names if n.endswith(".jsonl")]
+    nested: list[list[str]] = []
 
     def walk(d: str, rel: list[str]) -> None:
         try:
@@ -165,12 +173,63 @@ def session_files(transcript: str) -> list[tuple[str, str]]:
                 if is_dir:
                     walk(e.path, [*rel, e.name])
                 elif e.name.endswith(".jsonl"):
-                    found.append(([*rel, e.name], e.path))
+                    nested.append([*rel, e.name])
 
-    walk(sub, [])
-    found.sort(key=lambda x: x[0])
-    out += [("/".join(parts), path) for parts, path in found]
+    for n in names:  # anything but the agent files and their .meta.json may be a folder
+        if not n.endswith((".jsonl", ".json")):
+            p = os.path.join(sub, n)
+            if os.path.isdir(p) and not os.path.islink(p):
+                walk(p, [n])
+    if not nested:
+        found.sort()
+        return found
+    parts = [[n] for n in found] + nested
+    parts.sort()
+    return ["/".join(x) for x in parts]
+
+
+def session_files(transcript: str) -> list[tuple[str, str]]:
+    """(name in the state, path) of the transcript and its sub-agent files, in the order
+    the loader reads them (``statusline.files_for_transcript``: main, then
+    ``<session>/subagents/**/*.jsonl`` sorted by path parts)."""
+    sub = subagents_dir(transcript)
+    return [("", transcript)] + [(n, os.path.join(sub, n)) for n in agent_names(sub)]
+
+
+def _stat_all(sub: str, names: list[str]) -> list[Any]:
+    """os.stat of each ``sub/name`` (None for one that is gone), relative to an open
+    directory where the platform allows: thousands of them, each a few microseconds."""
+    if not names:
+        return []
+    fd = -1
+    if os.stat in os.supports_dir_fd:
+        try:
+            fd = os.open(sub, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            fd = -1
+    out: list[Any] = []
+    try:
+        for n in names:
+            try:
+                out.append(os.stat(n, dir_fd=fd) if fd >= 0 else os.stat(os.path.join(sub, n)))
+            except OSError:
+                out.append(None)
+    finally:
+        if fd >= 0:
+            os.close(fd)
     return out
+
+
+def _files_digest(entries: list[tuple[str, int, int, int, int]]) -> str:
+    """One digest of (name, inode, device, size, mtime) of every file: equal digests,
+    nothing to read (so thousands of sub-agent marks need not be loaded to know it)."""
+    from array import array
+
+    h = _blake2b(digest_size=16)
+    h.update("\0".join(e[0] for e in entries).encode("utf-8", "surrogatepass"))
+    h.update(array("Q", [x for e in entries for x in (e[1] & 0xFFFFFFFFFFFFFFFF, e[2] & 0xFFFFFFFFFFFFFFFF)]).tobytes())
+    h.update(array("q", [x for e in entries for x in (e[3], e[4])]).tobytes())
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -249,9 +308,11 @@ def _plain_usage(raw: dict[str, Any]) -> UsageT | None:
         if type(stu) is not dict:
             return None
         ws, wf = stu.get("web_search_requests", 0), stu.get("web_fetch_requests", 0)
-    for v in (inp, out, cc, cr, e5, e1, ws, wf):
-        if type(v) is not int or not 0 <= v <= _MAX_TOKENS:
-            return None
+    m = _MAX_TOKENS
+    if not (type(inp) is int and type(out) is int and type(cc) is int and type(cr) is int and type(e5) is int
+            and type(e1) is int and type(ws) is int and type(wf) is int and 0 <= inp <= m and 0 <= out <= m
+            and 0 <= cc <= m and 0 <= cr <= m and 0 <= e5 <= m and 0 <= e1 <= m and 0 <= ws <= m and 0 <= wf <= m):
+        return None
     if b is not None and e5 + e1 != cc:
         return None
     sp, geo, tier = g("speed"), g("inference_geo"), g("service_tier")
@@ -287,19 +348,31 @@ def _same_or_smaller(raw: dict[str, Any], u: UsageT) -> bool:
             and raw.get("cache_creation_input_tokens") == u[2])
 
 
+_datetime: Any = None
+
+
 def parse_time(value: Any) -> tuple[float, str] | None:
     """``model.parse_ts`` as (epoch seconds, UTC day "YYYY-MM-DD"), or None."""
+    global _datetime
     if type(value) is not str or len(value) < 10:
         return None
-    from datetime import datetime, timezone
+    if _datetime is None:
+        import datetime
 
+        _datetime = datetime
     try:
-        dt = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] == "Z" else value)
+        if value[-1] == "Z":
+            dt = _datetime.datetime.fromisoformat(value[:-1] + "+00:00")
+            if len(value) == 24 and value[10] == "T" and value[4] == "-" and value[7] == "-":
+                return dt.timestamp(), value[:10]  # Claude Code's own format: its date is the UTC day
+        else:
+            dt = _datetime.datetime.fromisoformat(value)
     except ValueError:
         return None
+    utc = _datetime.timezone.utc
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp(), dt.astimezone(timezone.utc).date().isoformat()
+        dt = dt.replace(tzinfo=utc)
+    return dt.timestamp(), dt.astimezone(utc).date().isoformat()
 
 
 def _today() -> str:
@@ -327,6 +400,7 @@ class Pricer:
         self.rates: dict[str, Any] = rates or {}
         self.windows: dict[str, Any] = windows or {}
         self._table = table
+        self._memo: dict[tuple[str, str], list[Any]] = {}  # rates by (model, day), without building the key
 
     def table(self) -> Any:
         if self._table is None:
@@ -351,7 +425,9 @@ class Pricer:
     def cost(self, model: str, u: UsageT, day: str | None) -> tuple[int, bool]:
         """(pico-dollars, priced) as ``PriceTable.cost(model, Usage(*u), day)``."""
         d = day or _today()
-        r = self.rates.get(f"{model}\0{d}") or self._compile(model, d)
+        r = self._memo.get((model, d))
+        if r is None:
+            r = self._memo[(model, d)] = self.rates.get(f"{model}\0{d}") or self._compile(model, d)
         kind = r[0]
         if kind == "u":
             return 0, False
@@ -473,13 +549,15 @@ class Accounts:
                 self.unpriced.pop(c.model, None)
 
     # ------------------------------------------------------------ one record
-    def ingest(self, rec: dict[str, Any], agent_file: bool, where: str) -> None:
-        """One parsed line: ``SessionModel.ingest`` for an assistant record, else nothing."""
-        rtype = rec.get("type")
-        msg = rec.get("message")
+    def ingest(self, rec: dict[str, Any], agent_file: bool, path: str, pos: int) -> None:
+        """One parsed line (at byte ``pos`` of ``path``): ``SessionModel.ingest`` for an
+        assistant record, else nothing."""
+        get = rec.get
+        rtype = get("type")
+        msg = get("message")
         if not (rtype == "assistant" or (rtype is None and isinstance(msg, dict))):
             return
-        if not isinstance(msg, dict) or rec.get("isApiErrorMessage"):
+        if not isinstance(msg, dict) or get("isApiErrorMessage"):
             return
         model = msg.get("model")
         if model == "<synthetic>":
@@ -489,11 +567,11 @@ class Accounts:
             return
         mid = msg.get("id")
         if not isinstance(mid, str) or not mid:
-            uid = rec.get("uuid")
-            mid = f"uuid:{uid}" if isinstance(uid, str) else f"line:{where}"
-        rid = rec.get("requestId")
+            uid = get("uuid")
+            mid = f"uuid:{uid}" if isinstance(uid, str) else f"line:{path}:{pos}"
+        rid = get("requestId")
         key: Key = (mid, rid if isinstance(rid, str) else "")
-        main = not agent_file and not rec.get("isSidechain")
+        main = not agent_file and not get("isSidechain")
 
         existing = self.calls.get(key)
         if existing is None and self.old.has_key(key):
@@ -525,7 +603,7 @@ class Accounts:
                 existing.cost, existing.priced = self.pricer.cost(model, u, existing.day)
                 self._apply(existing, +1)
             return
-        t = parse_time(rec.get("timestamp"))
+        t = parse_time(get("timestamp"))
         ts, day = t if t is not None else (None, None)
         cost, priced = self.pricer.cost(model, u, day)
         self.seq += 1
@@ -655,11 +733,11 @@ def read_on(path: str, mark: FileMark | None, acc: Accounts, agent_file: bool) -
     return FileMark(st.st_ino, st.st_dev, end, st.st_mtime_ns, offset, owe, tail)
 
 
-def _feed(acc: Accounts, rec: dict[str, Any] | None, agent_file: bool, where: str) -> None:
+def _feed(acc: Accounts, rec: dict[str, Any] | None, agent_file: bool, path: str, pos: int) -> None:
     if rec is None:
         return
     try:
-        acc.ingest(rec, agent_file, where)
+        acc.ingest(rec, agent_file, path, pos)
     except Doubt:
         raise
     except Exception:  # the loader skips a record the model cannot take
@@ -668,48 +746,70 @@ def _feed(acc: Accounts, rec: dict[str, Any] | None, agent_file: bool, where: st
 
 def _scan(f: Any, path: str, offset: int, end: int, owe: bool, acc: Accounts, agent_file: bool) -> tuple[int, bool]:
     """Complete lines in [offset, end) with a "usage" key go to ``acc``; a last line
-    without newline is taken when it is a whole JSON object (as the loader does)."""
-    buf = b""
-    buf_at = offset  # file offset of buf[0]
+    without newline is taken when it is a whole JSON object (as the loader does).
+
+    Blocks are searched in place (no copy of a block, only of the lines that carry
+    usage and of a line cut by a block boundary): at 500 MB the copies were a third of
+    the time."""
+    carry: list[bytes] = []  # the pieces of a line cut by block boundaries
+    held = 0
+    at = offset  # file offset of the first byte not consumed yet (where the carried line starts)
     left = end - offset
-    skipping = False  # inside a line longer than MAX_LINE: dropped, like the reader does
+    skipping = False  # inside a line longer than MAX_LINE: dropped unread, as the reader does
     while left > 0:
         block = f.read(min(BLOCK, left))
         if not block:
             break
         left -= len(block)
-        if skipping:
+        start = 0
+        if skipping or carry:
             nl = block.find(b"\n")
             if nl < 0:
-                buf_at += len(block)
+                if skipping:
+                    at += len(block)
+                    continue
+                carry.append(block)
+                held += len(block)
+                if held > MAX_LINE:
+                    at += held
+                    carry, held, skipping = [], 0, True
                 continue
-            skipping = False
-            buf_at += nl + 1
-            block = block[nl + 1:]
-        buf = buf + block if buf else block
-        last = buf.rfind(b"\n")
-        if last < 0:
-            if len(buf) > MAX_LINE:
-                buf_at += len(buf)
-                buf = b""
-                skipping = True
-            continue
-        i = buf.find(USAGE_KEY, 0, last)
-        while i >= 0:
-            s = buf.rfind(b"\n", 0, i) + 1
-            e = buf.find(b"\n", i, last + 1)
-            if e - s <= MAX_LINE:
-                _feed(acc, loads(buf[s:e]), agent_file, f"{path}:{buf_at + s}")
-            i = buf.find(USAGE_KEY, e, last)
-        buf = buf[last + 1:]
-        buf_at += last + 1
-    if buf and not skipping and buf.strip() and buf.rstrip().endswith(b"}"):
-        rec = loads(buf)
+            if skipping:
+                skipping = False
+                at += nl + 1
+            else:
+                line = b"".join(carry) + block[:nl]
+                carry, held = [], 0
+                if USAGE_KEY in line and len(line) <= MAX_LINE:
+                    _feed(acc, loads(line), agent_file, path, at)
+                at += len(line) + 1
+            start = nl + 1
+        last = block.rfind(b"\n", start)
+        if last >= 0:
+            base = at - start  # file offset of block[0]
+            i = block.find(USAGE_KEY, start, last)
+            while i >= 0:
+                s = block.rfind(b"\n", start, i) + 1 or start
+                e = block.find(b"\n", i, last + 1)
+                if e - s <= MAX_LINE:
+                    _feed(acc, loads(block[s:e]), agent_file, path, base + s)
+                i = block.find(USAGE_KEY, e, last)
+            at = base + last + 1
+            start = last + 1
+        if start < len(block):
+            carry.append(block[start:])
+            held += len(block) - start
+            if held > MAX_LINE:
+                at += held
+                carry, held, skipping = [], 0, True
+    frag = b"".join(carry)
+    if frag and not skipping and frag.strip() and frag.rstrip().endswith(b"}"):
+        rec = loads(frag)
         if rec is not None:
-            if USAGE_KEY in buf:
-                _feed(acc, rec, agent_file, f"{path}:{buf_at}")
-            return buf_at + len(buf), True
-    return buf_at, owe
+            if USAGE_KEY in frag:
+                _feed(acc, rec, agent_file, path, at)
+            return at + len(frag), True
+    return at, owe
 
 
 # ---------------------------------------------------------------------------- the state files
@@ -744,6 +844,7 @@ class Store:
         name = _blake2b(transcript.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
         self.json_path = os.path.join(self.dir, name + ".json")
         self.keys_path = os.path.join(self.dir, name + ".keys")
+        self.agents_path = os.path.join(self.dir, name + ".agents.json")
 
     def read(self) -> dict[str, Any] | None:
         try:
@@ -766,9 +867,23 @@ class Store:
             raise ValueError("keys file too short")
         return blob[head:]
 
-    def write(self, doc: dict[str, Any], new_keys: bytes, fresh: bool) -> None:
-        """Keys first (records past the count the JSON names are ignored), then the JSON."""
+    def read_agents(self, token: str) -> dict[str, list[Any]]:
+        """The sub-agent files' marks written under ``token``."""
+        with open(self.agents_path, "rb") as f:
+            doc = json.loads(f.read())
+        if not isinstance(doc, dict) or doc.get("token") != token or not isinstance(doc.get("marks"), dict):
+            raise ValueError("sub-agent marks of another state")
+        return doc["marks"]
+
+    def write(self, doc: dict[str, Any], new_keys: bytes, fresh: bool,
+              agent_marks: dict[str, list[Any]] | None = None) -> None:
+        """Keys and sub-agent marks first (the JSON names which ones it goes with), then the JSON."""
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        if agent_marks is not None:
+            token = os.urandom(16).hex()
+            _write_atomic(self.agents_path, json.dumps({"token": token, "marks": agent_marks},
+                                                       separators=(",", ":")).encode())
+            doc["agents"][1] = token
         head = len(KEYS_MAGIC) + 16
         if fresh:
             token = os.urandom(16)
@@ -819,7 +934,6 @@ def compute(transcript: str, use_state: bool = True) -> Result:
     """The numbers for ``transcript``'s status line, reading on from its state when
     there is one that still fits (and saving the new state, unless ``use_state`` is off)."""
     path = os.path.abspath(transcript)
-    files = session_files(path)
     why = ""
     key = _where_key()
     env_root = _env_path("SPENDTUI_CACHE_DIR")
@@ -844,39 +958,73 @@ def compute(transcript: str, use_state: bool = True) -> Result:
     sig = price_sig(root, cfg)
     if doc is not None and doc.get("sig") == sig and doc.get("path") == path and store is not None:
         try:
-            return _warm(doc, files, store)
+            return _warm(doc, path, store)
         except (Doubt, ValueError, TypeError, KeyError, IndexError, AttributeError, OSError) as e:
             why = f"{type(e).__name__}: {e}"  # read it all again below
     else:
         why = "no state" if doc is None else "another price table, config or transcript"
-    res = _build(path, files, sig, store, [key, root, cfg])
+    res = _build(path, sig, store, [key, root, cfg])
     res.why = why
     return res
 
 
-def _build(path: str, files: list[tuple[str, str]], sig: list[Any], store: Store | None,
-           where: list[Any]) -> Result:
+def _build(path: str, sig: list[Any], store: Store | None, where: list[Any]) -> Result:
     pricer = Pricer()
     pricer.table()  # a broken config or price import fails here, before any reading
     session_pico, history = _budget(pricer)
     _load_orjson()  # many lines to parse: the loader's own parser, once
     acc = Accounts(pricer)
-    marks: dict[str, FileMark] = {}
-    for name, p in files:
-        m = read_on(p, None, acc, agent_file=bool(name))
+    main = read_on(path, None, acc, agent_file=False)
+    sub = subagents_dir(path)
+    agent_marks: dict[str, list[Any]] = {}
+    for name in agent_names(sub):
+        m = read_on(os.path.join(sub, name), None, acc, agent_file=True)
         if m is not None:
-            marks[name] = m
+            agent_marks[name] = m.to_json()
     data = acc.line()
     if store is not None:
-        doc = {"format": FORMAT, "sig": sig, "path": path, "where": where, "budget": [session_pico, history]}
+        doc = {"format": FORMAT, "sig": sig, "path": path, "where": where, "budget": [session_pico, history],
+               "agents": [_marks_digest(agent_marks), None] if agent_marks else None}
         try:  # noqa: SIM105 - a state we cannot write only costs speed (contextlib is a slow import)
-            store.write(*_dump(doc, acc, marks), fresh=True)
+            store.write(*_dump(doc, acc, main), fresh=True, agent_marks=agent_marks if agent_marks else None)
         except (OSError, ValueError):
             pass
     return Result(data, session_pico, history, "built")
 
 
-def _warm(doc: dict[str, Any], files: list[tuple[str, str]], store: Store) -> Result:
+def _marks_digest(marks: dict[str, list[Any]]) -> str:
+    return _files_digest([(n, v[0], v[1], v[2], v[3]) for n, v in marks.items()])
+
+
+def _agents_on(doc: dict[str, Any], path: str, store: Store, acc: Accounts) -> dict[str, list[Any]] | None:
+    """Read on in the sub-agent files that changed; their new marks, or None when none
+    did (told by one digest of every file's stat, without loading the marks)."""
+    sub = subagents_dir(path)
+    names = agent_names(sub)
+    info = doc.get("agents")
+    if not names and info is None:
+        return None
+    sts = _stat_all(sub, names)
+    cur = [(n, st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns) if st is not None else (n, 0, 0, -1, -1)
+           for n, st in zip(names, sts, strict=True)]
+    if info is not None and _files_digest(cur) == info[0]:
+        return None
+    marks = store.read_agents(info[1]) if info is not None else {}
+    if set(marks) - set(names):
+        raise Doubt("a sub-agent file read before is gone")
+    for (n, ino, dev, size, mtime), st in zip(cur, sts, strict=True):
+        v = marks.get(n)
+        if st is None or (v is not None and v[:4] == [ino, dev, size, mtime]):
+            continue
+        m = read_on(os.path.join(sub, n), FileMark.from_json(v) if v is not None else None, acc, agent_file=True)
+        if m is not None:
+            marks[n] = m.to_json()
+    marks = {n: marks[n] for n in names if n in marks}  # in the loader's order, for the digest
+    doc["agents"] = [_marks_digest(marks), info[1] if info is not None else None]
+    return marks
+
+
+def _warm(doc: dict[str, Any], path: str, store: Store) -> Result:
     a = doc["acc"]
     pricer = Pricer(doc["rates"], doc["windows"])
     acc = Accounts(pricer)
@@ -891,35 +1039,30 @@ def _warm(doc: dict[str, Any], files: list[tuple[str, str]], store: Store) -> Re
     n_keys = doc["keys_n"]
     if n_keys:
         acc.old = _LazyOldKeys(store, doc["keys_token"], n_keys)
-    stored: dict[str, list[Any]] = doc["files"]
-    if set(stored) - {name for name, _ in files}:
-        raise Doubt("a file read before is gone")
     changed = False
-    marks: dict[str, Any] = {}
-    for name, p in files:
-        v = stored.get(name)
-        mark = None
-        if v is not None:
-            try:
-                st = os.stat(p)
-            except OSError:
-                raise Doubt("a file read before cannot be read") from None
-            if st.st_size == v[2] and st.st_mtime_ns == v[3] and st.st_ino == v[0] and st.st_dev == v[1]:
-                marks[name] = v  # unchanged (the common case for all but one or two files)
-                continue
+    v = doc["files"].get("")
+    mark = None
+    if v is not None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            raise Doubt("the transcript cannot be read") from None
+        if st.st_size == v[2] and st.st_mtime_ns == v[3] and st.st_ino == v[0] and st.st_dev == v[1]:
+            mark = v  # unchanged
+        else:
             mark = FileMark.from_json(v)
-        m = read_on(p, mark, acc, agent_file=bool(name))
-        if m is None:
-            continue
-        marks[name] = m
-        if m is not mark:
-            changed = True
+    main = mark if isinstance(mark, list) else read_on(path, mark, acc, agent_file=False)
+    if main is not None and main is not mark:
+        changed = True
+    agent_marks = _agents_on(doc, path, store, acc)
+    if agent_marks is not None:
+        changed = True
     rates, windows = len(pricer.rates), len(pricer.windows)
     data = acc.line()  # before saving: it may learn a new model's window
     if changed or (len(pricer.rates), len(pricer.windows)) != (rates, windows):
-        doc, new_keys = _dump(doc, acc, marks)
+        doc, new_keys = _dump(doc, acc, main)
         try:  # noqa: SIM105 - see _build
-            store.write(doc, new_keys, fresh=False)
+            store.write(doc, new_keys, fresh=False, agent_marks=agent_marks)
         except (OSError, ValueError):
             pass
     session_pico, history = doc["budget"]
@@ -950,7 +1093,7 @@ class _LazyOldKeys(OldKeys):
         return self._find(self._records(), key_hash(mid), 8)
 
 
-def _dump(doc: dict[str, Any], acc: Accounts, marks: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+def _dump(doc: dict[str, Any], acc: Accounts, main: Any) -> tuple[dict[str, Any], bytes]:
     """The state document for ``acc`` and the keys of the calls it lets go of."""
     calls = sorted(acc.calls.values(), key=lambda c: c.seq)
     keep = {id(c) for c in calls[-RECENT:]} | {id(c) for c in acc.main_tail[-TTL_LOOKBACK:]}
@@ -968,5 +1111,5 @@ def _dump(doc: dict[str, Any], acc: Accounts, marks: dict[str, Any]) -> tuple[di
     }
     doc["rates"] = acc.pricer.rates
     doc["windows"] = acc.pricer.windows
-    doc["files"] = {k: m.to_json() if isinstance(m, FileMark) else m for k, m in marks.items()}
+    doc["files"] = {} if main is None else {"": main.to_json() if isinstance(main, FileMark) else main}
     return doc, new_keys
