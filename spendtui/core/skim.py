@@ -2,7 +2,7 @@
 
 `sessions` and `report` over months of transcripts need, per session, only its
 API calls (usage lines), its prompts, its title, its first cwd and its first
-and last timestamps. Four fifths of the bytes are tool results and attachments
+and last timestamps. Three quarters of the bytes are tool results and attachments
 that change none of these, so instead of parsing every line (what
 ``loader.load_session`` does, and must do for the live model and the context
 analysis) this finds the few lines that matter with byte searches, which run at
@@ -17,9 +17,10 @@ It relies on Claude Code writing compact JSON (``JSON.stringify``): a key is
 patterns only match real keys. Whatever does not look like that (a line that is
 not one ``{...}`` object, pretty-printed JSON, a timestamp in another format, a
 line over ``jsonl.MAX_LINE``) makes ``skim`` return None, and the caller reads
-the session the full way. What it cannot see: a line that is a whole ``{...}``
-but broken inside and carries no usage is not counted in ``skipped_lines`` here
-(``summary`` parses every line and counts it); it holds nothing this counts.
+the session the full way. What it cannot see: a line that carries no usage and
+is a whole ``{...}`` but broken inside (or a record of the wrong shape) is not
+counted in ``skipped_lines`` here (``summary`` parses every line and counts it);
+it holds nothing this counts.
 """
 
 from __future__ import annotations
