@@ -517,6 +517,43 @@ def test_lines_parse_as_the_loader_parses_them(raw: bytes) -> None:
         assert got == want
 
 
+JSON_TEXTS = [
+    '{"session_id":"s","transcript_path":"/x.jsonl","model":{"id":"claude-opus-4-6","display_name":"Opus"}}',
+    ' {"a": [1, 2.5, -0, 1e5, true, false, null, "\\u00e9\\ud83d\\ude00", "é"]}\n', '[]', '"x"', '3', 'NaN',
+    '{"a": NaN, "b": -Infinity}', '{"a": 1e400}', '', '   ', '{"a":1} x', '{"a":1}{}', '\ufeff{}', '{"a":"\x01"}',
+    '{"a":', '[1,]', '{"a":1,"a":2}', '{"a":123456789012345678901234567890}',
+]
+
+
+@pytest.mark.parametrize("text", JSON_TEXTS, ids=range(len(JSON_TEXTS)))
+def test_fastjson_is_json(text: str) -> None:
+    from spendtui.core import fastjson
+
+    try:
+        want: Any = json.loads(text)
+    except json.JSONDecodeError as e:
+        with pytest.raises(json.JSONDecodeError) as got:
+            fastjson.loads(text)
+        assert (got.value.msg, got.value.pos) == (e.msg, e.pos)
+        return
+    got = fastjson.loads(text)
+    assert json.dumps(got) == json.dumps(want)
+    assert fastjson.dumps(want) == json.dumps(want, separators=(",", ":"))
+
+
+def test_fastjson_writes_what_json_writes(long_session: Path) -> None:
+    from spendtui.core import fastjson
+
+    state(long_session)
+    store = linestate.Store(str(long_session), linestate.cache_root())
+    for p in (store.json_path, store.agents_path):
+        doc = json.loads(Path(p).read_bytes())
+        assert fastjson.dumps(doc) == json.dumps(doc, separators=(",", ":")) == Path(p).read_text()
+        assert fastjson.loads(Path(p).read_text()) == doc
+    for odd in ("é\ud83d\x00\n", 1.5, -0.0, 10**30, None, [], {"k": [float("nan")]}):
+        assert fastjson.dumps(odd) == json.dumps(odd, separators=(",", ":"))
+
+
 @pytest.mark.parametrize("value", [
     "2026-11-20T12:00:00.000Z", "2026-11-20T23:59:59.999+05:00", "2026-11-20T01:00:00-03:00", "2026-11-20",
     "20261120T120000Z", "2026-11-20T12:00:00Z", "2026-13-20T12:00:00.000Z", "garbage-garbage", "2026-11-20 12:00Z",
@@ -561,12 +598,15 @@ def test_entry_imports_only_what_the_line_needs(long_session: Path, tmp_path: Pa
         assert p.stdout.startswith("Sonnet 4.5 · $")
         return set(p.stderr.split())
 
+    preloaded = set(subprocess.run([sys.executable, "-c", "import sys; print(' '.join(sys.modules))"],
+                                   capture_output=True, text=True, env=env, check=True).stdout.split())
     run()
     with open(long_session, "a") as f:
         f.write(json.dumps(assistant("m99", "r99", usage(out=3, cr=9000), when="2026-11-20T11:30:00.000Z")) + "\n")
     for mods in (run(), run()):
         heavy = {"argparse", "spendtui.cli", "spendtui.core.model", "spendtui.core.pricing", "spendtui.core.usage",
-                 "orjson", "decimal", "dataclasses", "tomllib", "rich", "textual"} & mods
+                 "orjson", "decimal", "dataclasses", "tomllib", "rich", "textual", "json", "platformdirs",
+                 "typing", "hashlib", "tempfile", "pathlib"} & (mods - preloaded)
         assert not heavy
 
 

@@ -30,12 +30,12 @@ the price table and ``Usage`` load when a line or a price needs them.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
 from spendtui import __version__
+from spendtui.core import fastjson
 
 TYPE_CHECKING = False  # typing, collections.abc and contextlib are imports this path can skip
 if TYPE_CHECKING:
@@ -261,31 +261,38 @@ def _load_orjson() -> Any:
     return _orjson
 
 
+_line_loads = fastjson.scanner(_reject_constant, _finite)
+_BOM = b"\xef\xbb\xbf"
+
+
 def loads(raw: bytes) -> Any:
     """``jsonl.parse_line``'s verdict on one line: the object, or None when the loader
-    would skip it. The stdlib parser serves the common line (orjson is a 6 ms import);
-    a line where the two could disagree (lone surrogates, NUL, a BOM, a number beyond a
-    double) goes to orjson, the parser the loader uses when it is installed."""
-    oj = _orjson
-    if oj is None and (b"\\u" in raw or b"\xed" in raw or b"\x00" in raw or raw[:3] == b"\xef\xbb\xbf"):
-        oj = _load_orjson()
+    would skip it. The stdlib's C parser serves the common line (orjson is a 6 ms
+    import); a line where the two could disagree (lone surrogates, NUL, a BOM, a number
+    beyond a double, nesting deeper than the stdlib's recursion limit) goes to orjson,
+    the parser the loader uses when it is installed."""
+    if _orjson is None and not (b"\\u" in raw or b"\xed" in raw or b"\x00" in raw or raw[:3] == _BOM):
+        try:
+            obj = _line_loads(raw.decode("utf-8"))
+            return obj if isinstance(obj, dict) else None
+        except (ValueError, RecursionError) as e:
+            from json import JSONDecodeError
+
+            if isinstance(e, JSONDecodeError):
+                return None  # not JSON to either parser
+    oj = _load_orjson()
     try:
-        if oj:
-            obj = oj.loads(raw)
-        else:
-            try:
-                obj = json.loads(raw, parse_constant=_reject_constant,
-                                 parse_float=_finite if oj is None else None)
-            except (ValueError, RecursionError) as e:
-                # not JSON by either parser, or a case orjson decides otherwise (a constant,
-                # an infinite number, nesting deeper than the stdlib's recursion limit)
-                if oj is None and not isinstance(e, json.JSONDecodeError) and _load_orjson():
-                    obj = _orjson.loads(raw)
-                else:
-                    raise
+        obj = oj.loads(raw) if oj else json_loads_strict(raw)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def json_loads_strict(raw: bytes) -> Any:
+    """jsonl's parser when orjson is not installed."""
+    import json
+
+    return json.loads(raw, parse_constant=_reject_constant)
 
 
 def _plain_usage(raw: dict[str, Any]) -> UsageT | None:
@@ -841,7 +848,10 @@ class Store:
 
     def __init__(self, transcript: str, root: str) -> None:
         self.dir = os.path.join(root, STATE_DIR)
-        name = _blake2b(transcript.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        # one state per transcript and installation: two spendtui installs (a checkout and a
+        # pipx one) would otherwise each find the other's price table and rebuild every time
+        here = os.path.dirname(os.path.abspath(sys.modules["spendtui"].__file__ or ""))
+        name = _blake2b(f"{transcript}\0{here}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
         self.json_path = os.path.join(self.dir, name + ".json")
         self.keys_path = os.path.join(self.dir, name + ".keys")
         self.agents_path = os.path.join(self.dir, name + ".agents.json")
@@ -849,7 +859,7 @@ class Store:
     def read(self) -> dict[str, Any] | None:
         try:
             with open(self.json_path, "rb") as f:
-                doc = json.loads(f.read())
+                doc = fastjson.loads(f.read().decode("utf-8"))
         except (OSError, ValueError, RecursionError):
             return None
         return doc if isinstance(doc, dict) and doc.get("format") == FORMAT else None
@@ -870,7 +880,7 @@ class Store:
     def read_agents(self, token: str) -> dict[str, list[Any]]:
         """The sub-agent files' marks written under ``token``."""
         with open(self.agents_path, "rb") as f:
-            doc = json.loads(f.read())
+            doc = fastjson.loads(f.read().decode("utf-8"))
         if not isinstance(doc, dict) or doc.get("token") != token or not isinstance(doc.get("marks"), dict):
             raise ValueError("sub-agent marks of another state")
         return doc["marks"]
@@ -881,8 +891,7 @@ class Store:
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         if agent_marks is not None:
             token = os.urandom(16).hex()
-            _write_atomic(self.agents_path, json.dumps({"token": token, "marks": agent_marks},
-                                                       separators=(",", ":")).encode())
+            _write_atomic(self.agents_path, fastjson.dumps({"token": token, "marks": agent_marks}).encode())
             doc["agents"][1] = token
         head = len(KEYS_MAGIC) + 16
         if fresh:
@@ -898,7 +907,7 @@ class Store:
                 f.write(new_keys)
                 f.truncate()
             doc["keys_n"] += len(new_keys) // 16
-        _write_atomic(self.json_path, json.dumps(doc, separators=(",", ":")).encode())
+        _write_atomic(self.json_path, fastjson.dumps(doc).encode())
 
 
 # ---------------------------------------------------------------------------- one run

@@ -137,9 +137,9 @@ def render(model: SessionModel, prices: Any, hook: dict[str, Any], now: float | 
 def _hook(raw: str) -> dict[str, Any]:
     if not raw.strip():
         return {}
-    import json
+    from spendtui.core import fastjson  # json.loads without importing json (and re)
 
-    hook = json.loads(raw)
+    hook = fastjson.loads(raw)
     return hook if isinstance(hook, dict) else {}
 
 
