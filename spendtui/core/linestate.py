@@ -364,7 +364,10 @@ def parse_time(value: Any) -> tuple[float, str] | None:
     if type(value) is not str or len(value) < 10:
         return None
     if _datetime is None:
-        import datetime
+        try:  # the C module alone: datetime.py adds a large .pyc, math and operator (1-4 ms)
+            import _datetime as datetime
+        except ImportError:  # pragma: no cover - other interpreters
+            import datetime
 
         _datetime = datetime
     try:
