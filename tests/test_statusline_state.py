@@ -426,10 +426,14 @@ def _usages() -> list[Usage]:
 def test_remembered_rates_price_as_the_table(tmp_path: Path) -> None:
     table = PriceTable.default()
     cfg = tmp_path / "c.toml"  # a fractional price sends the call through the table
-    cfg.write_text('[prices."claude-frac-1"]\ninput = 3.1234567\noutput = 15\n')
+    cfg.write_text('[prices."claude-frac-1"]\ninput = 3.1234567\noutput = 15\n'
+                   '[prices."claude-frac-2"]\ninput = 2.5\noutput = 12.345678901\ncache_read = 0.3333333\n'
+                   'fast_multiplier = 1.5\ngeo_us_multiplier = 1.07\nweb_search_usd = 0.0123456789\n'
+                   '[prices."claude-frac-2".long_context]\nthreshold = 150000\nuntil = 2026-03-13\n'
+                   'input = 5.55\noutput = 22.2\n')
     tables = [table, PriceTable.load(config_path=cfg)]
     days = ["2024-06-01", "2025-11-01", "2026-03-12", "2026-03-13", "2026-11-20"]
-    models = [*table.keys(), "claude-opus-4-9", "claude-sonnet-4-5[1m]", "gpt-4o", "claude-frac-1"]
+    models = [*table.keys(), "claude-opus-4-9", "claude-sonnet-4-5[1m]", "gpt-4o", "claude-frac-1", "claude-frac-2"]
     for t in tables:
         pricer = linestate.Pricer(table=t)
         for model in models:
@@ -601,8 +605,9 @@ def test_entry_imports_only_what_the_line_needs(long_session: Path, tmp_path: Pa
     preloaded = set(subprocess.run([sys.executable, "-c", "import sys; print(' '.join(sys.modules))"],
                                    capture_output=True, text=True, env=env, check=True).stdout.split())
     run()
-    with open(long_session, "a") as f:
-        f.write(json.dumps(assistant("m99", "r99", usage(out=3, cr=9000), when="2026-11-20T11:30:00.000Z")) + "\n")
+    with open(long_session, "a") as f:  # fast mode and US inference are priced without the table too
+        f.write(json.dumps(assistant("m99", "r99", usage(out=3, cr=9000, speed="fast", inference_geo="us"),
+                                     when="2026-11-20T11:30:00.000Z")) + "\n")
     for mods in (run(), run()):
         heavy = {"argparse", "spendtui.cli", "spendtui.core.model", "spendtui.core.pricing", "spendtui.core.usage",
                  "orjson", "decimal", "dataclasses", "tomllib", "rich", "textual", "json", "platformdirs",

@@ -47,7 +47,7 @@ try:  # CPython's blake2 without hashlib's OpenSSL start-up
 except ImportError:  # pragma: no cover - other interpreters
     from hashlib import blake2b as _blake2b
 
-FORMAT = 3  # bump when the state's shape or the accounting rules change
+FORMAT = 4  # bump when the state's shape or the accounting rules change
 STATE_DIR = "statusline"
 KEYS_MAGIC = b"SPENDTUI-KEYS-1\n"
 RECENT = 64  # newest calls kept with their usage (dedup only ever reaches the newest)
@@ -396,13 +396,29 @@ def _prompt(u: UsageT) -> int:
 # ---------------------------------------------------------------------------- pricing
 
 
-class Pricer:
-    """Prices with the table's own integer rates, remembered per (model, day).
+def _ratio(d: Any) -> list[int]:
+    n, q = d.as_integer_ratio()
+    return [n, q]
 
-    ``PriceTable.cost`` prices a call whose rates are whole pico-dollars per token
-    (every published price) with integer arithmetic from ``PriceTable._prepare``; we
-    keep exactly those integers, so a warm run prices without loading the table.
-    Anything else (fast mode, US inference, fractional rates) asks the table.
+
+def _half_even(n: int, d: int) -> int:
+    """n / d rounded half to even (n >= 0, d > 0): ``Decimal.to_integral_value(ROUND_HALF_EVEN)``."""
+    q, r = divmod(n, d)
+    if 2 * r > d or (2 * r == d and q & 1):
+        q += 1
+    return q
+
+
+class Pricer:
+    """Prices as ``PriceTable.cost`` does, from numbers remembered per (model, day).
+
+    The table resolves a model and a day to one price entry; we keep that entry's
+    numbers as exact fractions (pico-dollars per token for each category, at standard
+    and long-context rates, the fast-mode and US-inference multipliers, the web search
+    price) and apply the table's rules with integer arithmetic (one half-even rounding
+    per category, as ``pricing._pico``). So a warm run prices without parsing the TOML
+    or importing the table; a test holds this equal to the table on every model, day
+    and kind of request.
     """
 
     def __init__(self, rates: dict[str, Any] | None = None, windows: dict[str, Any] | None = None,
@@ -421,14 +437,23 @@ class Pricer:
 
     def _compile(self, model: str, day: str) -> list[Any]:
         from datetime import date
+        from decimal import Decimal
 
-        m, _rule, base, long, search = self.table()._prepare(model, date.fromisoformat(day))
+        d = date.fromisoformat(day)
+        m, _rule = self.table().resolve(model, d)
         if m is None:
             r: list[Any] = ["u"]
-        elif base is None:
-            r = ["g"]
         else:
-            r = ["i", list(base), list(long) if long is not None else None, search, m.long_context_threshold]
+            mtok = Decimal(10**6)  # USD per MTok -> pico-dollars per token
+
+            def per_token(rates: Any) -> list[list[int]]:
+                return [_ratio(v * mtok) for v in (rates.input, rates.output, rates.cache_write_5m,
+                                                    rates.cache_write_1h, rates.cache_read)]
+
+            long = per_token(m.long_context) if m.long_context is not None and m.long_context_on(d) else None
+            r = ["p", per_token(m.base), long, m.long_context_threshold, _ratio(m.web_search_usd * 10**12),
+                 _ratio(m.fast_multiplier) if m.fast_multiplier is not None else None,
+                 _ratio(m.geo_us_multiplier) if m.geo_us_multiplier is not None else None]
         self.rates[f"{model}\0{day}"] = r
         return r
 
@@ -438,21 +463,25 @@ class Pricer:
         r = self._memo.get((model, d))
         if r is None:
             r = self._memo[(model, d)] = self.rates.get(f"{model}\0{d}") or self._compile(model, d)
-        kind = r[0]
-        if kind == "u":
+        if r[0] == "u":
             return 0, False
-        if kind == "i" and u[8] != "fast" and (u[9] or "").lower() != "us":
-            w1h = u[5]
-            w5m = max(u[2] - w1h, u[4])
-            long = r[2] is not None and u[0] + w5m + w1h + u[3] > r[4]
-            ri, ro, r5, r1, rr = r[2] if long else r[1]
-            return u[0] * ri + u[1] * ro + w5m * r5 + w1h * r1 + u[3] * rr + u[6] * r[3], True
-        from datetime import date
-
-        from spendtui.core.usage import Usage
-
-        c = self.table().cost(model, Usage(*u), date.fromisoformat(d))
-        return c.total_pico, bool(c.priced)
+        _, base, long, threshold, search, fast_m, geo_m = r
+        w1h = u[5]
+        w5m = max(u[2] - w1h, u[4])
+        fast = u[8] == "fast" and fast_m is not None
+        rates = long if long is not None and not fast and u[0] + w5m + w1h + u[3] > threshold else base
+        mn = md = 1
+        if fast:
+            mn, md = fast_m
+        if geo_m is not None and (u[9] or "").lower() == "us":
+            mn, md = mn * geo_m[0], md * geo_m[1]
+        total = 0
+        for tokens, (rn, rd) in zip((u[0], u[1], w5m, w1h, u[3]), rates, strict=True):
+            if tokens > 0:
+                total += _half_even(tokens * rn * mn, rd * md)
+        if u[6] > 0:
+            total += _half_even(u[6] * search[0], search[1])
+        return total, True
 
     def window(self, model: str) -> int | None:
         """``PriceTable.context_window(model)`` (None: unknown)."""
