@@ -432,7 +432,11 @@ def test_remembered_rates_price_as_the_table(tmp_path: Path) -> None:
                    '[prices."claude-frac-2".long_context]\nthreshold = 150000\nuntil = 2026-03-13\n'
                    'input = 5.55\noutput = 22.2\n')
     tables = [table, PriceTable.load(config_path=cfg)]
-    days = ["2024-06-01", "2025-11-01", "2026-03-12", "2026-03-13", "2026-11-20"]
+    from datetime import timedelta
+
+    edges = {x for e in table.entries() for x in (e.valid_from, e.valid_until, e.long_context_until) if x}
+    days = sorted({"2024-06-01", "2025-11-01", "2026-11-20"}
+                  | {(x + timedelta(days=k)).isoformat() for x in edges for k in (-1, 0, 1)})
     models = [*table.keys(), "claude-opus-4-9", "claude-sonnet-4-5[1m]", "gpt-4o", "claude-frac-1", "claude-frac-2"]
     for t in tables:
         pricer = linestate.Pricer(table=t)
@@ -449,6 +453,13 @@ def test_remembered_rates_price_as_the_table(tmp_path: Path) -> None:
     u = linestate.usage_of(_raw(Usage(input_tokens=5, output_tokens=500, cache_read_input_tokens=9000)))
     assert u is not None
     assert again.cost("claude-opus-4-6", u, "2026-11-20") == pricer.cost("claude-opus-4-6", u, "2026-11-20")
+    # and the next day is priced from the same entry (no price of the model changes in between)
+    fresh = linestate.Pricer(table=table)
+    fresh.cost("claude-opus-4-6", u, "2026-11-20")
+    fresh.table = lambda: pytest.fail("the table was needed")  # type: ignore[method-assign]
+    want = table.cost("claude-opus-4-6", Usage(input_tokens=5, output_tokens=500, cache_read_input_tokens=9000),
+                      date(2026, 11, 21))
+    assert fresh.cost("claude-opus-4-6", u, "2026-11-21") == (want.total_pico, True)
 
 
 def _raw(u: Usage) -> dict[str, Any]:

@@ -47,7 +47,7 @@ try:  # CPython's blake2 without hashlib's OpenSSL start-up
 except ImportError:  # pragma: no cover - other interpreters
     from hashlib import blake2b as _blake2b
 
-FORMAT = 4  # bump when the state's shape or the accounting rules change
+FORMAT = 5  # bump when the state's shape or the accounting rules change
 STATE_DIR = "statusline"
 KEYS_MAGIC = b"SPENDTUI-KEYS-1\n"
 RECENT = 64  # newest calls kept with their usage (dedup only ever reaches the newest)
@@ -436,13 +436,17 @@ class Pricer:
         return self._table
 
     def _compile(self, model: str, day: str) -> list[Any]:
+        """The price entry for ``model`` on ``day``, with the span of days it holds for (no
+        price entry of the model starts or ends within it, nor its long-context premium),
+        so the next day needs no table either."""
         from datetime import date
         from decimal import Decimal
 
         d = date.fromisoformat(day)
-        m, _rule = self.table().resolve(model, d)
+        table = self.table()
+        m, _rule = table.resolve(model, d)
         if m is None:
-            r: list[Any] = ["u"]
+            r: list[Any] = [None, None, "u"]
         else:
             mtok = Decimal(10**6)  # USD per MTok -> pico-dollars per token
 
@@ -450,22 +454,33 @@ class Pricer:
                 return [_ratio(v * mtok) for v in (rates.input, rates.output, rates.cache_write_5m,
                                                     rates.cache_write_1h, rates.cache_read)]
 
+            bounds = {x for e in table.entries() if e.key == m.key for x in (e.valid_from, e.valid_until)}
+            bounds = sorted(x for x in (*bounds, m.long_context_until) if x is not None)
+            lo = max((x for x in bounds if x <= d), default=None)
+            hi = min((x for x in bounds if x > d), default=None)
             long = per_token(m.long_context) if m.long_context is not None and m.long_context_on(d) else None
-            r = ["p", per_token(m.base), long, m.long_context_threshold, _ratio(m.web_search_usd * 10**12),
+            r = [lo.isoformat() if lo else None, hi.isoformat() if hi else None,
+                 "p", per_token(m.base), long, m.long_context_threshold, _ratio(m.web_search_usd * 10**12),
                  _ratio(m.fast_multiplier) if m.fast_multiplier is not None else None,
                  _ratio(m.geo_us_multiplier) if m.geo_us_multiplier is not None else None]
-        self.rates[f"{model}\0{day}"] = r
+        self.rates.setdefault(model, []).append(r)
         return r
+
+    def _entry(self, model: str, day: str) -> list[Any]:
+        for r in self.rates.get(model, ()):
+            if (r[0] is None or r[0] <= day) and (r[1] is None or day < r[1]):
+                return r
+        return self._compile(model, day)
 
     def cost(self, model: str, u: UsageT, day: str | None) -> tuple[int, bool]:
         """(pico-dollars, priced) as ``PriceTable.cost(model, Usage(*u), day)``."""
         d = day or _today()
         r = self._memo.get((model, d))
         if r is None:
-            r = self._memo[(model, d)] = self.rates.get(f"{model}\0{d}") or self._compile(model, d)
-        if r[0] == "u":
+            r = self._memo[(model, d)] = self._entry(model, d)
+        if r[2] == "u":
             return 0, False
-        _, base, long, threshold, search, fast_m, geo_m = r
+        base, long, threshold, search, fast_m, geo_m = r[3:]
         w1h = u[5]
         w5m = max(u[2] - w1h, u[4])
         fast = u[8] == "fast" and fast_m is not None
