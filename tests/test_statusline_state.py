@@ -132,6 +132,7 @@ def test_appended_in_chunks(path: Path, recent: int, tmp_path: Path, monkeypatch
     another); after each, the warm line equals a from-scratch one. ``recent=1`` keeps
     only one call's details, so most dedup checks go through the keys file."""
     monkeypatch.setattr(linestate, "RECENT", recent)
+    monkeypatch.setattr(linestate, "KEYS_TAIL_MAX", 3)  # the keys file is sorted again every few calls
     rng = random.Random(f"{path.name}{recent}")
     files = copy_session(path, tmp_path)
     main = files[0][0]
@@ -214,6 +215,39 @@ def test_a_line_of_an_old_call_reads_again(long_session: Path, monkeypatch: pyte
     assert res.how == "grown"
     assert res.data.as_tuple() == reference(long_session)
     assert res.data.ttl == linestate.CACHE_TTL_1H
+
+
+@pytest.mark.parametrize("tail_max", [0, 5, 10_000])
+def test_the_keys_file_knows_every_call_let_go_of(long_session: Path, tail_max: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sorted runs searched in place plus an unsorted tail: every key and message id of a
+    call no longer held is found, and nothing else is."""
+    monkeypatch.setattr(linestate, "RECENT", 2)
+    monkeypatch.setattr(linestate, "KEYS_TAIL_MAX", tail_max)
+    lines = long_session.read_bytes().splitlines(keepends=True)
+    long_session.write_bytes(b"".join(lines[:41]))
+    state(long_session)
+    for i in range(41, len(lines), 7):  # read on in steps: some calls are let go of each time
+        with open(long_session, "ab") as f:
+            f.write(b"".join(lines[i:i + 7]))
+        assert state(long_session).how == "grown"
+    store = linestate.Store(str(long_session), linestate.cache_root())
+    doc = store.read()
+    assert doc is not None
+    held = {(c[0], c[1]) for c in doc["acc"]["calls"]}
+    old = linestate.OldKeys(store, doc["keys"])
+    try:
+        for i in range(80):
+            key = (f"m{i}", f"r{i}")
+            assert old.has_key(key) == (key not in held), key
+            assert old.has_mid(f"m{i}") == (key not in held)
+        for i in range(30):
+            assert old.has_key((f"a{i}", f"ra{i}")) == ((f"a{i}", f"ra{i}") not in held)
+        assert not old.has_key(("m1", "r2")) and not old.has_mid("nope") and not old.has_key(("", ""))
+    finally:
+        old.close()
+    assert doc["keys"][2] <= max(tail_max, 0)
+    assert state(long_session).data.as_tuple() == reference(long_session)
 
 
 def test_sidechain_replays_across_runs(tmp_path: Path) -> None:

@@ -47,9 +47,11 @@ try:  # CPython's blake2 without hashlib's OpenSSL start-up
 except ImportError:  # pragma: no cover - other interpreters
     from hashlib import blake2b as _blake2b
 
-FORMAT = 5  # bump when the state's shape or the accounting rules change
+FORMAT = 6  # bump when the state's shape or the accounting rules change
 STATE_DIR = "statusline"
-KEYS_MAGIC = b"SPENDTUI-KEYS-1\n"
+KEYS_MAGIC = b"SPENDTUI-KEYS-2\n"
+KEYS_HEAD = len(KEYS_MAGIC) + 16  # magic, then the token the state's JSON names
+KEYS_TAIL_MAX = 2048  # unsorted records appended before the file is sorted again
 RECENT = 64  # newest calls kept with their usage (dedup only ever reaches the newest)
 TAIL = 256  # bytes before the offset whose digest must be unchanged for "only grew"
 BLOCK = 8 << 20
@@ -427,6 +429,7 @@ class Pricer:
         self.windows: dict[str, Any] = windows or {}
         self._table = table
         self._memo: dict[tuple[str, str], list[Any]] = {}  # rates by (model, day), without building the key
+        self.learned = False  # asked the table something: worth saving
 
     def table(self) -> Any:
         if self._table is None:
@@ -464,6 +467,7 @@ class Pricer:
                  _ratio(m.fast_multiplier) if m.fast_multiplier is not None else None,
                  _ratio(m.geo_us_multiplier) if m.geo_us_multiplier is not None else None]
         self.rates.setdefault(model, []).append(r)
+        self.learned = True
         return r
 
     def _entry(self, model: str, day: str) -> list[Any]:
@@ -501,6 +505,7 @@ class Pricer:
     def window(self, model: str) -> int | None:
         """``PriceTable.context_window(model)`` (None: unknown)."""
         if model not in self.windows:
+            self.learned = True
             try:
                 self.windows[model] = self.table().context_window(model)
             except Exception:  # summary.context_window treats a failure as unknown
@@ -549,25 +554,80 @@ def _key_str(key: Key) -> str:
 
 
 class OldKeys:
-    """The keys file's records (key hash, message-id hash) of calls no longer held."""
+    """The hashes of every call no longer held: the keys file (see ``Store``).
 
-    def __init__(self, records: bytes = b"") -> None:
-        self.records = records
+    Two sorted runs (key hashes, then message-id hashes) searched in place with a
+    few ``pread`` calls, and a short unsorted tail of the calls let go of since the
+    file was last sorted. A run that asks about no old key never opens the file.
+    """
 
-    @staticmethod
-    def _find(buf: bytes, needle: bytes, phase: int) -> bool:
-        i = buf.find(needle)
-        while i >= 0:
-            if i % 16 == phase:
+    def __init__(self, store: Store | None = None, info: list[Any] | None = None) -> None:
+        self.store = store
+        self.token, self.n_sorted, self.n_tail = info if info is not None else ("", 0, 0)
+        self._fd = -1
+        self._tail: bytes | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.n_sorted or self.n_tail)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _open(self) -> int:
+        if self._fd < 0:
+            assert self.store is not None
+            try:
+                fd = os.open(self.store.keys_path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            except OSError as e:
+                raise Doubt(f"keys file unusable ({e})") from None
+            self._fd = fd
+            try:
+                head = _pread(fd, KEYS_HEAD, 0)
+                tail_at = KEYS_HEAD + 16 * self.n_sorted
+                self._tail = _pread(fd, 16 * self.n_tail, tail_at)
+            except OSError as e:
+                raise Doubt(f"keys file unusable ({e})") from None
+            if head != KEYS_MAGIC + bytes.fromhex(self.token) or len(self._tail) != 16 * self.n_tail:
+                raise Doubt("keys file of another state")
+        return self._fd
+
+    def _has(self, h: bytes, which: int) -> bool:
+        if not self:
+            return False
+        fd = self._open()
+        base = KEYS_HEAD + 8 * self.n_sorted * which
+        lo, hi = 0, self.n_sorted
+        while lo < hi:
+            mid = (lo + hi) // 2
+            v = _pread(fd, 8, base + 8 * mid)
+            if v < h:
+                lo = mid + 1
+            elif v > h:
+                hi = mid
+            else:
                 return True
-            i = buf.find(needle, i + 1)
+        tail = self._tail or b""
+        i = tail.find(h)
+        while i >= 0:
+            if i % 16 == 8 * which:
+                return True
+            i = tail.find(h, i + 1)
         return False
 
     def has_key(self, key: Key) -> bool:
-        return bool(self.records) and self._find(self.records, key_hash(_key_str(key)), 0)
+        return self._has(key_hash(_key_str(key)), 0)
 
     def has_mid(self, mid: str) -> bool:
-        return bool(self.records) and self._find(self.records, key_hash(mid), 8)
+        return self._has(key_hash(mid), 1)
+
+
+def _pread(fd: int, n: int, at: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, at)
+    os.lseek(fd, at, 0)  # pragma: no cover - Windows
+    return os.read(fd, n)
 
 
 class Accounts:
@@ -911,18 +971,20 @@ class Store:
             return None
         return doc if isinstance(doc, dict) and doc.get("format") == FORMAT else None
 
-    def read_keys(self, token: str, n: int) -> bytes:
-        """The first ``n`` records of the keys file written under ``token``."""
-        if n == 0:
-            return b""
-        head = len(KEYS_MAGIC) + 16
+    def all_keys(self, info: list[Any]) -> tuple[list[bytes], list[bytes]]:
+        """Every (key hashes, message-id hashes) of the keys file ``info`` names."""
+        token, n_sorted, n_tail = info
         with open(self.keys_path, "rb") as f:
-            blob = f.read(head + 16 * n)
-        if blob[: len(KEYS_MAGIC)] != KEYS_MAGIC or blob[len(KEYS_MAGIC):head].hex() != token:
+            blob = f.read(KEYS_HEAD + 16 * (n_sorted + n_tail))
+        if blob[:KEYS_HEAD] != KEYS_MAGIC + bytes.fromhex(token) or len(blob) != KEYS_HEAD + 16 * (n_sorted + n_tail):
             raise ValueError("keys file of another state")
-        if len(blob) != head + 16 * n:
-            raise ValueError("keys file too short")
-        return blob[head:]
+        run = KEYS_HEAD + 8 * n_sorted
+        keys = [blob[i:i + 8] for i in range(KEYS_HEAD, run, 8)]
+        mids = [blob[i:i + 8] for i in range(run, run + 8 * n_sorted, 8)]
+        tail = blob[run + 8 * n_sorted:]
+        keys += [tail[i:i + 8] for i in range(0, len(tail), 16)]
+        mids += [tail[i + 8:i + 16] for i in range(0, len(tail), 16)]
+        return keys, mids
 
     def read_agents(self, token: str) -> dict[str, list[Any]]:
         """The sub-agent files' marks written under ``token``."""
@@ -932,28 +994,34 @@ class Store:
             raise ValueError("sub-agent marks of another state")
         return doc["marks"]
 
-    def write(self, doc: dict[str, Any], new_keys: bytes, fresh: bool,
+    def write(self, doc: dict[str, Any], gone: list[tuple[bytes, bytes]], fresh: bool,
               agent_marks: dict[str, list[Any]] | None = None) -> None:
-        """Keys and sub-agent marks first (the JSON names which ones it goes with), then the JSON."""
+        """The keys of the calls let go of (``gone``: key hash, message-id hash) and the
+        sub-agent marks first (the JSON names which ones it goes with), then the JSON."""
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         if agent_marks is not None:
             token = os.urandom(16).hex()
             _write_atomic(self.agents_path, fastjson.dumps({"token": token, "marks": agent_marks}).encode())
             doc["agents"][1] = token
-        head = len(KEYS_MAGIC) + 16
-        if fresh:
+        info = doc.get("keys")
+        if fresh or (gone and info[2] + len(gone) > KEYS_TAIL_MAX):
+            keys, mids = self.all_keys(info) if not fresh and info[1] + info[2] else ([], [])
+            keys += [k for k, _ in gone]
+            mids += [m for _, m in gone]
             token = os.urandom(16)
-            doc["keys_token"] = token.hex()
-            doc["keys_n"] = len(new_keys) // 16
-            _write_atomic(self.keys_path, KEYS_MAGIC + token + new_keys)
-        elif new_keys:
+            keys.sort()
+            mids.sort()
+            _write_atomic(self.keys_path, KEYS_MAGIC + token + b"".join(keys) + b"".join(mids))
+            doc["keys"] = [token.hex(), len(keys), 0]
+        elif gone:
+            token, n_sorted, n_tail = info
             with open(self.keys_path, "r+b") as f:
-                if f.read(head)[len(KEYS_MAGIC):].hex() != doc["keys_token"]:
+                if f.read(KEYS_HEAD) != KEYS_MAGIC + bytes.fromhex(token):
                     raise ValueError("keys file replaced meanwhile")
-                f.seek(head + 16 * doc["keys_n"])
-                f.write(new_keys)
+                f.seek(KEYS_HEAD + 16 * (n_sorted + n_tail))
+                f.write(b"".join(k + m for k, m in gone))
                 f.truncate()
-            doc["keys_n"] += len(new_keys) // 16
+            doc["keys"] = [token, n_sorted, n_tail + len(gone)]
         _write_atomic(self.json_path, fastjson.dumps(doc).encode())
 
 
@@ -1092,9 +1160,15 @@ def _warm(doc: dict[str, Any], path: str, store: Store) -> Result:
     acc.by_mid = {m: (k0, k1) for m, k0, k1 in a["by_mid"]}
     acc.cost_pico, acc.unpriced, acc.current_model = a["cost"], a["unpriced"], a["model"]
     acc.context_peak, acc.seq = a["peak"], a["seq"]
-    n_keys = doc["keys_n"]
-    if n_keys:
-        acc.old = _LazyOldKeys(store, doc["keys_token"], n_keys)
+    acc.old = OldKeys(store, doc["keys"])
+    try:
+        return _read_on_all(doc, path, store, acc)
+    finally:
+        acc.old.close()
+
+
+def _read_on_all(doc: dict[str, Any], path: str, store: Store, acc: Accounts) -> Result:
+    pricer = acc.pricer
     changed = False
     v = doc["files"].get("")
     mark = None
@@ -1113,49 +1187,24 @@ def _warm(doc: dict[str, Any], path: str, store: Store) -> Result:
     agent_marks = _agents_on(doc, path, store, acc)
     if agent_marks is not None:
         changed = True
-    rates, windows = len(pricer.rates), len(pricer.windows)
     data = acc.line()  # before saving: it may learn a new model's window
-    if changed or (len(pricer.rates), len(pricer.windows)) != (rates, windows):
-        doc, new_keys = _dump(doc, acc, main)
+    if changed or pricer.learned:
+        doc, gone = _dump(doc, acc, main)
         try:  # noqa: SIM105 - see _build
-            store.write(doc, new_keys, fresh=False, agent_marks=agent_marks)
+            store.write(doc, gone, fresh=False, agent_marks=agent_marks)
         except (OSError, ValueError):
             pass
     session_pico, history = doc["budget"]
     return Result(data, session_pico, history, "grown" if changed else "unchanged")
 
 
-class _LazyOldKeys(OldKeys):
-    """The keys file, read only when a line asks about a key the state does not hold."""
-
-    def __init__(self, store: Store, token: str, n: int) -> None:
-        super().__init__(b"")
-        self._store, self._token, self._n = store, token, n
-        self._loaded = False
-
-    def _records(self) -> bytes:
-        if not self._loaded:
-            try:
-                self.records = self._store.read_keys(self._token, self._n)
-            except (OSError, ValueError) as e:
-                raise Doubt(f"keys file unusable ({e})") from None
-            self._loaded = True
-        return self.records
-
-    def has_key(self, key: Key) -> bool:
-        return self._find(self._records(), key_hash(_key_str(key)), 0)
-
-    def has_mid(self, mid: str) -> bool:
-        return self._find(self._records(), key_hash(mid), 8)
-
-
-def _dump(doc: dict[str, Any], acc: Accounts, main: Any) -> tuple[dict[str, Any], bytes]:
+def _dump(doc: dict[str, Any], acc: Accounts, main: Any) -> tuple[dict[str, Any], list[tuple[bytes, bytes]]]:
     """The state document for ``acc`` and the keys of the calls it lets go of."""
     calls = sorted(acc.calls.values(), key=lambda c: c.seq)
     keep = {id(c) for c in calls[-RECENT:]} | {id(c) for c in acc.main_tail[-TTL_LOOKBACK:]}
     held = [c for c in calls if id(c) in keep]
     gone = [c for c in calls if id(c) not in keep]
-    new_keys = b"".join(key_hash(_key_str(c.key)) + key_hash(c.key[0]) for c in gone)
+    gone_keys = [(key_hash(_key_str(c.key)), key_hash(c.key[0])) for c in gone]
     held_keys = {c.key for c in held}
     by_mid = [[m, k[0], k[1]] for m, k in acc.by_mid.items() if k in held_keys]
     doc["acc"] = {
@@ -1168,4 +1217,4 @@ def _dump(doc: dict[str, Any], acc: Accounts, main: Any) -> tuple[dict[str, Any]
     doc["rates"] = acc.pricer.rates
     doc["windows"] = acc.pricer.windows
     doc["files"] = {} if main is None else {"": main.to_json() if isinstance(main, FileMark) else main}
-    return doc, new_keys
+    return doc, gone_keys
