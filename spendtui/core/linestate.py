@@ -4,17 +4,21 @@ bytes appended since the previous run.
 Why: Claude Code starts ``spendtui statusline`` as a new process after every assistant
 message. Unpickling the session model from the result cache, or parsing a 500 MB
 transcript, takes seconds; the line needs a handful of numbers. So each transcript
-gets two small files in ``<cache dir>/statusline/``:
+(per installation) gets a few small files in ``<cache dir>/statusline/``:
 
 * ``<id>.json``: the running totals (cost, unpriced models, context peak, current
   model), the newest calls with their usage (one response is written as several
   lines that repeat its usage; they sit next to each other, so the newest calls are
   all the dedup by message.id + requestId needs), the newest main-chain calls (cache
-  TTL, context), each file's identity, size, mtime, the byte offset read up to and a
-  digest of the bytes before it, and the integer rates the price table prices with
-  per (model, UTC day), so a warm run neither parses TOML nor imports the table;
-* ``<id>.keys``: 16-byte hashes of the key and message id of every older call, so a
-  line repeating an old call is noticed (and the session read again).
+  TTL, context), the transcript's identity, size, mtime, the byte offset read up to
+  and a digest of the bytes before it, and the price entries used so far as exact
+  fractions with the days they hold for, so a warm run neither parses the price TOML
+  nor imports the table;
+* ``<id>.keys``: 8-byte hashes of the key and of the message id of every older call,
+  sorted and searched in place, so a line repeating an old call is noticed (and the
+  session read again);
+* ``<id>.agents.json``: the same marks for each sub-agent file, read only when one of
+  them changed (a digest of all their stats, in the JSON, says whether one did).
 
 The accounting mirrors ``SessionModel._ingest_assistant`` rule for rule, restricted to
 what the line shows; tests hold the two equal on real transcripts appended in chunks.
@@ -39,7 +43,6 @@ from spendtui.core import fastjson
 
 TYPE_CHECKING = False  # typing, collections.abc and contextlib are imports this path can skip
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
 try:  # CPython's blake2 without hashlib's OpenSSL start-up
@@ -236,8 +239,7 @@ def _files_digest(entries: list[tuple[str, int, int, int, int]]) -> str:
 
 # ---------------------------------------------------------------------------- parsing
 
-_orjson: Any = None
-_json_loads: Callable[[bytes], Any] | None = None
+_orjson: Any = None  # the module once imported, False when it is not installed
 
 
 def _reject_constant(name: str) -> Any:
@@ -398,9 +400,10 @@ def _prompt(u: UsageT) -> int:
 # ---------------------------------------------------------------------------- pricing
 
 
-def _ratio(d: Any) -> list[int]:
+def _ratio(d: Any, scale: int = 1) -> list[int]:
+    """An exact Decimal (times ``scale``) as [numerator, denominator]."""
     n, q = d.as_integer_ratio()
-    return [n, q]
+    return [n * scale, q]
 
 
 def _half_even(n: int, d: int) -> int:
@@ -429,6 +432,7 @@ class Pricer:
         self.windows: dict[str, Any] = windows or {}
         self._table = table
         self._memo: dict[tuple[str, str], list[Any]] = {}  # rates by (model, day), without building the key
+        self._whole: dict[int, tuple[int, ...] | None] = {}  # id(rates) -> whole pico per token, if they are
         self.learned = False  # asked the table something: worth saving
 
     def table(self) -> Any:
@@ -443,7 +447,6 @@ class Pricer:
         price entry of the model starts or ends within it, nor its long-context premium),
         so the next day needs no table either."""
         from datetime import date
-        from decimal import Decimal
 
         d = date.fromisoformat(day)
         table = self.table()
@@ -451,11 +454,9 @@ class Pricer:
         if m is None:
             r: list[Any] = [None, None, "u"]
         else:
-            mtok = Decimal(10**6)  # USD per MTok -> pico-dollars per token
-
-            def per_token(rates: Any) -> list[list[int]]:
-                return [_ratio(v * mtok) for v in (rates.input, rates.output, rates.cache_write_5m,
-                                                    rates.cache_write_1h, rates.cache_read)]
+            def per_token(rates: Any) -> list[list[int]]:  # USD per MTok -> pico-dollars per token
+                return [_ratio(v, 10**6) for v in (rates.input, rates.output, rates.cache_write_5m,
+                                                   rates.cache_write_1h, rates.cache_read)]
 
             bounds = {x for e in table.entries() if e.key == m.key for x in (e.valid_from, e.valid_until)}
             bounds = sorted(x for x in (*bounds, m.long_context_until) if x is not None)
@@ -463,7 +464,7 @@ class Pricer:
             hi = min((x for x in bounds if x > d), default=None)
             long = per_token(m.long_context) if m.long_context is not None and m.long_context_on(d) else None
             r = [lo.isoformat() if lo else None, hi.isoformat() if hi else None,
-                 "p", per_token(m.base), long, m.long_context_threshold, _ratio(m.web_search_usd * 10**12),
+                 "p", per_token(m.base), long, m.long_context_threshold, _ratio(m.web_search_usd, 10**12),
                  _ratio(m.fast_multiplier) if m.fast_multiplier is not None else None,
                  _ratio(m.geo_us_multiplier) if m.geo_us_multiplier is not None else None]
         self.rates.setdefault(model, []).append(r)
@@ -494,10 +495,17 @@ class Pricer:
             mn, md = fast_m
         if geo_m is not None and (u[9] or "").lower() == "us":
             mn, md = mn * geo_m[0], md * geo_m[1]
-        total = 0
-        for tokens, (rn, rd) in zip((u[0], u[1], w5m, w1h, u[3]), rates, strict=True):
-            if tokens > 0:
-                total += _half_even(tokens * rn * mn, rd * md)
+        whole = self._whole.get(id(rates), ())
+        if whole == ():
+            whole = self._whole[id(rates)] = (tuple(n // q for n, q in rates) if all(n % q == 0 for n, q in rates)
+                                              else None)
+        if whole is not None and mn == md == 1:  # the usual call: exact integers, nothing to round
+            total = u[0] * whole[0] + u[1] * whole[1] + w5m * whole[2] + w1h * whole[3] + u[3] * whole[4]
+        else:
+            total = 0
+            for tokens, (rn, rd) in zip((u[0], u[1], w5m, w1h, u[3]), rates, strict=True):
+                if tokens > 0:
+                    total += _half_even(tokens * rn * mn, rd * md)
         if u[6] > 0:
             total += _half_even(u[6] * search[0], search[1])
         return total, True
@@ -951,7 +959,7 @@ def _write_atomic(path: str, blob: bytes) -> None:
 
 
 class Store:
-    """The two files of one transcript's state."""
+    """The files of one transcript's state (see the module docstring)."""
 
     def __init__(self, transcript: str, root: str) -> None:
         self.dir = os.path.join(root, STATE_DIR)
