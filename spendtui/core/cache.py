@@ -31,7 +31,7 @@ from spendtui.core.model import SessionModel, Source
 from spendtui.core.paths import SessionFiles
 from spendtui.core.paths import stat as _stat
 
-FORMAT = 8  # bump whenever SessionModel or what we store changes shape
+FORMAT = 9  # bump whenever SessionModel or what we store changes shape
 MAGIC = b"SPENDTUI-CACHE\n"
 TAIL = 256  # bytes before the offset that must be unchanged for "only grew"
 PERSIST_WINDOW = 24 * 3600  # keep model snapshots for sessions written within a day
@@ -73,6 +73,7 @@ class FileState:
     tail: bytes  # the TAIL bytes before offset
     oversized: int
     owe_newline: bool
+    cut_line: int = 0  # a last line reported cut (LineReader.cut_line)
 
 
 def _tail(path: Path, offset: int) -> bytes | None:
@@ -237,6 +238,7 @@ class SessionCache:
             if st is not None:
                 reader.offset, reader.lineno, reader.oversized = st.offset, st.lineno, st.oversized
                 reader._owe_newline = st.owe_newline
+                reader.cut_line = st.cut_line
                 try:
                     size = os.stat(f).st_size
                 except OSError:
@@ -359,6 +361,7 @@ def _state(reader: LineReader) -> FileState:
         tail=_tail(reader.path, reader.offset) or b"",
         oversized=reader.oversized,
         owe_newline=reader._owe_newline,
+        cut_line=reader.cut_line,
     )
 
 

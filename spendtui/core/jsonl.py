@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,9 @@ from typing import Any, BinaryIO
 BLOCK = 1 << 20  # 1 MiB reads: few syscalls, bounded memory
 MAX_LINE = 64 << 20  # a line larger than this is not a transcript record we can use
 TAIL = 64  # bytes before the read offset remembered to notice a file rewritten in place
+# A file that ends inside a record and has not been written for this long will not be
+# finished: its writer died mid-line (a crash, a full disk). That record is lost, and said so.
+CUT_AFTER_NS = 60 * 10**9
 
 try:  # orjson parses transcripts ~3x faster; the stdlib is the fallback
     import orjson as _orjson
@@ -118,6 +122,11 @@ class LineReader:
     # every poll) reports a lasting failure once rather than on every attempt
     failure: str | None = field(default=None, repr=False)
     _skip_to_newline: bool = field(default=False, repr=False)
+    # the file ends inside a record that has not been written to for CUT_AFTER_NS
+    unfinished: bool = field(default=False, repr=False)
+    # the line number of such a record once reported (the caller sets it), so it is
+    # reported once, and taken back if its writer finishes it after all
+    cut_line: int = field(default=0, repr=False)
     # the last line was handed out without its newline (final=True); if the
     # writer adds it later, it ends that line rather than starting a new one
     _owe_newline: bool = field(default=False, repr=False)
@@ -135,6 +144,8 @@ class LineReader:
         self.pending = 0
         self._skip_to_newline = False
         self._owe_newline = False
+        self.unfinished = False
+        self.cut_line = 0
         self._tail, self._tail_len, self._tail_end = b"", 0, 0
 
     def changed_identity(self) -> str | None:
@@ -186,6 +197,7 @@ class LineReader:
 
     def _read_from(self, f: BinaryIO, final: bool) -> Iterator[tuple[int, bytes]]:
         st = os.fstat(f.fileno())
+        self.unfinished = False
         self.identity = FileIdentity.of(st)
         f.seek(self.offset)
         if self._owe_newline:
@@ -248,9 +260,12 @@ class LineReader:
                 pieces, held = [tail], len(tail)
         buf = b"".join(pieces)
         self.pending = len(buf)
-        if final and buf.strip() and not self._skip_to_newline:
+        stale = time.time_ns() - st.st_mtime_ns > CUT_AFTER_NS
+        if (final or stale) and buf.strip() and not self._skip_to_newline:
             obj, _ = parse_line(buf)
-            if obj is not None:
+            if obj is None:
+                self.unfinished = stale
+            elif final:
                 # A complete record that only lacks its newline: take it, and
                 # remember we did, so a later append starts after it.
                 self.lineno += 1

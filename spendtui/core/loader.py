@@ -60,6 +60,9 @@ def _report_dropped(model: SessionModel, reader: LineReader, src: Source) -> Non
         reader.dropped.clear()
 
 
+CUT_REASON = "the file ends inside this record (its writer stopped mid-line)"
+
+
 def feed_file(model: SessionModel, reader: LineReader, src: Source, final: bool = True) -> int:
     """Ingest every complete new line of one file; returns the number of lines read."""
     n = 0
@@ -69,6 +72,11 @@ def feed_file(model: SessionModel, reader: LineReader, src: Source, final: bool 
                 _report_dropped(model, reader, src)
             n += 1
             obj, err = parse_line(raw)
+            if reader.cut_line == lineno:  # the line once reported cut, now read whole
+                reader.cut_line = 0
+                if obj is None:
+                    continue  # still broken (the next record written on after it): said already
+                model.unskip(src, lineno, CUT_REASON)  # finished after all
             if obj is None:
                 model.skip(src, lineno, err or "unreadable line")
                 continue
@@ -77,6 +85,9 @@ def feed_file(model: SessionModel, reader: LineReader, src: Source, final: bool 
             except Exception as e:
                 model.skip(src, lineno, f"record not understood ({type(e).__name__}: {e})")
         _report_dropped(model, reader, src)
+        if reader.unfinished and not reader.cut_line:
+            reader.cut_line = reader.lineno + 1
+            model.skip(src, reader.cut_line, CUT_REASON)
     except FileNotFoundError:
         _failed(model, reader, src, "file disappeared while reading")
     except OSError as e:

@@ -361,6 +361,14 @@ class SessionModel:
         if len(self.skipped) < self.MAX_SKIPPED_SAMPLES:
             self.skipped.append(Skipped(src.path, line, reason))
 
+    def unskip(self, src: Source, line: int, reason: str) -> None:
+        """Take back a skip: a line reported cut whose writer finished it after all."""
+        if self.skipped_reasons[reason] > 0:
+            self.skipped_reasons[reason] -= 1
+            if self.skipped_reasons[reason] == 0:
+                del self.skipped_reasons[reason]
+        self.skipped = [s for s in self.skipped if (s.file, s.line, s.reason) != (src.path, line, reason)]
+
     @property
     def skipped_lines(self) -> int:
         return sum(self.skipped_reasons.values())

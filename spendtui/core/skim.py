@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
@@ -523,9 +524,13 @@ def _scan_file(sk: Skim, path: os.PathLike[str] | str, agent_file: bool) -> None
         if main and sk.head is None and first != b"":
             sk.head = _head(first or b"", carry)
         if carry.strip():
-            # a last line without its newline counts only if it is a whole record
+            # a last line without its newline counts only if it is a whole record; if
+            # it is not and nothing was written for a while, its writer stopped mid-line
             rec, _ = parse_line(carry)
-            if rec is not None:
+            if rec is None:
+                if time.time_ns() - os.fstat(f.fileno()).st_mtime_ns > jsonl.CUT_AFTER_NS:
+                    sk.skipped += 1
+            else:
                 buf = carry + b"\n"
                 if need_cwd:
                     _first_cwd(sk, buf)

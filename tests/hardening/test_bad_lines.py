@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import spendtui.core.jsonl as jsonl
+import spendtui.core.loader as loader
 from spendtui.core.follow import SessionFollower
 from spendtui.core.jsonl import parse_line
 from spendtui.core.paths import scan_project
@@ -107,6 +108,62 @@ def test_truncated_last_line_is_held_back_then_counted_once(case: Case) -> None:
     case.check([])
     s = summary_json(case.dirty_dir, case.sid)
     assert s["api_calls"] == len({json.loads(case.lines[i])["message"]["id"] for i in case.calls}) + 1 + 2
+
+
+def _age(path: Path, seconds: float = 3600) -> None:
+    import os
+    import time
+
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+def test_a_last_line_cut_for_good_is_counted_once_and_taken_back_if_finished(case: Case) -> None:
+    """A file that ends inside a record and was not written for a minute: its writer
+    died mid-line. That record is lost and said so, once, by every reader (the result
+    cache, the live follower, the history scan); if it is finished after all, the
+    skip is taken back and the call counts."""
+    new = json.dumps(fresh_call(case.template(), 3), separators=(",", ":")).encode()
+    write_lines(case.dirty, [*case.lines, new[: len(new) // 2]], newline_at_end=False)
+    case.check([])  # just written: still being written, not a bad line
+    _age(case.dirty)
+    cut = len(case.lines) + 1
+    case.check([(cut, loader.CUT_REASON)])
+
+    # the history scan says the same (an old file is read through its usage lines)
+    from spendtui.core.skim import skim
+
+    files = scan_project(case.dirty.parent)[case.sid]
+    sk = skim(files, PriceTable.default().cost)
+    assert sk is not None and sk.skipped == 1
+
+    # a follower that reported it: a record written on after it glues onto the cut
+    # line (still one bad line); a writer that finishes it takes the skip back
+    f = SessionFollower(files, PriceTable.default().cost)
+    f.load()
+    assert f.model.skipped_lines == 1
+    with open(case.dirty, "ab") as out:
+        out.write(new[len(new) // 2 :] + b"\n")
+    f.poll()
+    assert f.model.skipped_lines == 0 and f.model.skipped == []
+    write_lines(case.clean, [*case.lines, new])
+    assert totals(session_summary(f.model, PriceTable.default())) == totals(
+        summary_json(case.clean_dir, case.sid, "--no-cache"))
+
+
+def test_a_record_written_on_after_a_cut_line_is_one_bad_line(case: Case) -> None:
+    new = json.dumps(fresh_call(case.template(), 4), separators=(",", ":")).encode()
+    write_lines(case.dirty, [*case.lines, new[: len(new) // 2]], newline_at_end=False)
+    _age(case.dirty)
+    files = scan_project(case.dirty.parent)[case.sid]
+    f = SessionFollower(files, PriceTable.default().cost)
+    f.load()
+    assert f.model.skipped_lines == 1
+    with open(case.dirty, "ab") as out:
+        out.write(case.lines[case.calls[0]] + b"\n")  # Claude Code starts again, on the same line
+    f.poll()
+    assert f.model.skipped_lines == 1
+    assert [(x.line, x.reason) for x in f.model.skipped] == [(len(case.lines) + 1, loader.CUT_REASON)]
 
 
 def test_line_cut_inside_a_utf8_sequence(case: Case) -> None:
