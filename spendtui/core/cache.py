@@ -74,6 +74,7 @@ class FileState:
     oversized: int
     owe_newline: bool
     cut_line: int = 0  # a last line reported cut (LineReader.cut_line)
+    skip_to_newline: bool = False  # stopped inside a line too long to read: resume after it
 
 
 def _tail(path: Path, offset: int) -> bytes | None:
@@ -239,6 +240,7 @@ class SessionCache:
                 reader.offset, reader.lineno, reader.oversized = st.offset, st.lineno, st.oversized
                 reader._owe_newline = st.owe_newline
                 reader.cut_line = st.cut_line
+                reader._skip_to_newline = st.skip_to_newline
                 try:
                     size = os.stat(f).st_size
                 except OSError:
@@ -362,6 +364,7 @@ def _state(reader: LineReader) -> FileState:
         oversized=reader.oversized,
         owe_newline=reader._owe_newline,
         cut_line=reader.cut_line,
+        skip_to_newline=reader._skip_to_newline,
     )
 
 

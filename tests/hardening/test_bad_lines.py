@@ -347,6 +347,27 @@ def test_a_line_over_max_line_is_counted_not_silently_dropped(case: Case, monkey
     case.check([(at[0], "line longer than 1 MiB (not read)"), (at[1], "line longer than 1 MiB (not read)")])
 
 
+def test_a_cache_snapshot_taken_inside_a_line_too_long_to_read(case: Case, monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """The result cache saved the reader while it was skipping a line over MAX_LINE that
+    was still being written: the next run resumes after that line, not inside it."""
+    from spendtui.core.cache import SessionCache
+
+    monkeypatch.setattr(jsonl, "MAX_LINE", 1 << 20)
+    prices = PriceTable.default()
+    write_lines(case.dirty, [*case.lines, b'{"x":"' + b"y" * (2 << 20)], newline_at_end=False)
+    files = scan_project(case.dirty.parent)[case.sid]
+    first = SessionCache(tmp_path / "cache", prices).load(files, prices.cost)
+    assert first.skipped_lines == 1
+    new = json.dumps(fresh_call(case.template(), 5)).encode()
+    with open(case.dirty, "ab") as f:
+        f.write(b"y" * 100 + b'"}\n' + new + b"\n")
+    cache = SessionCache(tmp_path / "cache", prices)  # a later run: from the saved snapshot
+    again = cache.load(files, prices.cost)
+    assert cache.grown == 1
+    assert again.skipped_lines == 1 and again.counted_calls == first.counted_calls + 1
+
+
 # ------------------------------------------------------------------ garbage
 def test_binary_garbage(case: Case) -> None:
     rnd = random.Random(6)
