@@ -586,14 +586,15 @@ class Advisor:
         out.sort(key=lambda x: -x.saving_usd)
         return out
 
-    def pop_new(self, now: float | datetime | None = None) -> list[Advice]:
-        """Advice not shown before, or grown by half since it was shown ``COOLDOWN_S`` ago."""
+    def pop_new(self, now: float | datetime | None = None, current: list[Advice] | None = None) -> list[Advice]:
+        """Advice not shown before, or grown by half since it was shown ``COOLDOWN_S`` ago.
+        ``current``: this moment's ``current(now)`` if the caller has it (it walks every call)."""
         t = _ts(now)
         if t is None:
             last = self.a.main_calls[-1].timestamp if self.a.main_calls else None
             t = last.timestamp() if last else 0.0
         new = []
-        for adv in self.current(now):
+        for adv in self.current(now) if current is None else current:
             seen = self._shown.get(adv.key)
             if seen is None or (adv.saving_usd >= REGROW * seen[1] and t - seen[0] >= COOLDOWN_S):
                 self._shown[adv.key] = (t, adv.saving_usd)

@@ -737,11 +737,12 @@ class ContextAnalyzer:
         self.calibration.fit()
         return self.advisor.current(now)
 
-    def new_advice(self, now: float | datetime | None = None) -> list[Any]:
-        """Advice that appeared (or grew a lot) since the last call: for toasts."""
+    def new_advice(self, now: float | datetime | None = None, current: list[Any] | None = None) -> list[Any]:
+        """Advice that appeared (or grew a lot) since the last call: for toasts. ``current``:
+        ``advice(now)`` just computed, if the caller has it (it walks every call)."""
         self.flush()
         self.calibration.fit()
-        return self.advisor.pop_new(now)
+        return self.advisor.pop_new(now, current)
 
     def summary_fields(self, now: float | datetime | None = None) -> dict[str, Any]:
         from spendtui.core.context.report import summary_fields

@@ -42,7 +42,13 @@ from spendtui.views.app.screens import DashboardScreen, HelpScreen, NoSessionScr
 
 REDRAW_SECONDS = 0.1
 FOLLOWER_GROUP = "follower"
+REFRESH_GROUP = "analysis-refresh"
 LOCK_TIMEOUT = 30.0
+ANALYSIS_DUTY = 0.1
+"""The live context analysis (advice, breakdown, avoidable spend) walks the whole history
+each time; it is refreshed at most this share of the time, so a long session's analysis
+does not use up the CPU (and the lock the follower needs): 2 ms of work after every batch
+while the session is small, 400 ms every 4 s when it holds 20,000 calls."""
 
 
 def summaries_dir() -> Path:
@@ -160,6 +166,17 @@ class SpendApp(App[dict[str, Any] | None]):
         self._follow_failures = 0
         self._pending_analysis: tuple[Any, ...] | None = None
         self.analysis_note: str | None = None
+        # the live analysis, refreshed apart from the batches (see ANALYSIS_DUTY)
+        self._live: tuple[SessionFollower, LiveStats, Any, int] | None = None
+        self._analysis_extra: dict[str, Any] = {}
+        self._analysis_of: Any = None  # the analyzer _analysis_extra came from
+        self._analysis_done = -1e9  # monotonic time the last refresh ended
+        self._analysis_took = 0.0
+        self._analysis_owed = False
+        self._analysis_timer: Timer | None = None
+        self._analysis_running = False
+        self.analysis_refreshes = 0
+        """How many times the live analysis was computed (tests hold it to the duty cycle)."""
 
     # ----------------------------------------------------------- screens
     def get_default_screen(self) -> Screen[Any]:
@@ -228,6 +245,7 @@ class SpendApp(App[dict[str, Any] | None]):
             return
         with self.model_lock:
             self.follower = follower
+            self._live = (follower, stats, budget, generation)
         from spendtui.core.summary import analysis_skipped
 
         skipped = analysis_skipped(files) if self.analyse else None
@@ -247,13 +265,12 @@ class SpendApp(App[dict[str, Any] | None]):
                     notices = [*notices, *[Notice("budget", "Budget", a.message(),
                                                   "error" if a.threshold >= 100 else "warning")
                                            for a in budget.check()]]
+                # the analysis shown is the newest refresh's; a fresh one is owed (see ANALYSIS_DUTY)
                 snap = self._snapshot(stats, follower, budget)
-                if self.analyzer is not None and self.analyzer.model is follower.model:
-                    notices = [*notices, *[Notice("advice", f"Advice: save ${a.saving_usd:.2f}", a.message)
-                                           for a in self.analyzer.new_advice(now=self.clock())]]
+                owed = self.analyzer is not None and self.analyzer.model is follower.model
                 reanalyse = self.analyse and any(e.kind in ("clear", "reset") for e in events)
                 if not worker.is_cancelled:
-                    self.post_message(LiveUpdate(generation, snap, notices))
+                    self.post_message(LiveUpdate(generation, snap, notices, analysis_owed=owed))
             if not worker.is_cancelled and reanalyse:
                 self.call_from_thread(self._maybe_analyse, follower, stats, generation, budget)
 
@@ -284,6 +301,8 @@ class SpendApp(App[dict[str, Any] | None]):
                 budget.track(follower.model)
                 notices += [Notice("budget", "Budget", a.message(), "error" if a.threshold >= 100 else "warning")
                             for a in budget.check()]
+            if swapped:
+                self._refresh_extras(self.analyzer, follower)
             self.post_message(LiveUpdate(generation, self._snapshot(stats, follower, budget), notices))
         if not swapped:
             # analyse the session we are on now (after /clear, the new one)
@@ -313,30 +332,84 @@ class SpendApp(App[dict[str, Any] | None]):
             return None
 
     def _snapshot(self, stats: LiveStats, follower: SessionFollower, budget: Any) -> LiveSnapshot:
+        """The live numbers now, with the newest analysis refresh's advice and breakdown."""
         snap = stats.snapshot(follower.previous)
         extra: dict[str, Any] = {}
         if self.analysis_note:
             extra["avoidable_headline"] = self.analysis_note
         a = self.analyzer
-        if a is not None and a.model is follower.model:
-            try:
-                extra["advice"] = tuple(a.advice(now=self.clock()))
-                last = follower.model.main_calls[-1] if follower.model.main_calls else None
-                bd = a.breakdown_for_call(last) if last is not None else None
-                fields = a.summary_fields(now=self.clock())
-                if bd:
-                    parts = dict(bd.get("parts", {}))
-                    stale = (fields.get("stale") or {}).get("tokens", 0)
-                    if stale and parts.get("tools", 0) >= stale:
-                        parts["tools"] -= stale  # the stale tool output, shown as its own part
-                        parts["stale"] = stale
-                    extra["breakdown"] = parts
-                extra["avoidable_headline"] = (fields.get("avoidable") or {}).get("headline")
-            except Exception as e:  # the analysis must never stop the live numbers
-                extra["avoidable_headline"] = f"analysis failed: {type(e).__name__}"
+        if a is not None and a.model is follower.model and self._analysis_of is a:
+            extra.update(self._analysis_extra)
         return replace(snap, budget=tuple(budget.states()) if budget is not None else (),
                        skipped_lines=follower.model.skipped_lines,
                        skipped_reasons=tuple(follower.model.skipped_reasons.most_common(3)), **extra)
+
+    def _refresh_extras(self, a: Any, follower: SessionFollower) -> list[Notice]:
+        """Compute the analysis the dashboard shows (under the model lock); returns the toasts
+        for advice that is new. Only what is shown: the advice, the newest call's breakdown,
+        the stale tokens and the avoidable-spend headline, not the whole summary."""
+        from spendtui.core.context.avoidable import replay
+        from spendtui.core.context.report import stale
+
+        t0 = time.monotonic()
+        extra: dict[str, Any] = {}
+        notices: list[Notice] = []
+        try:
+            now = self.clock()
+            advice = a.advice(now=now)
+            extra["advice"] = tuple(advice)
+            notices = [Notice("advice", f"Advice: save ${x.saving_usd:.2f}", x.message)
+                       for x in a.new_advice(now=now, current=advice)]
+            last = follower.model.main_calls[-1] if follower.model.main_calls else None
+            bd = a.breakdown_for_call(last) if last is not None else None
+            if bd:
+                parts = dict(bd.get("parts", {}))
+                stale_tokens = stale(a).get("tokens", 0)
+                if stale_tokens and parts.get("tools", 0) >= stale_tokens:
+                    parts["tools"] -= stale_tokens  # the stale tool output, shown as its own part
+                    parts["stale"] = stale_tokens
+                extra["breakdown"] = parts
+            extra["avoidable_headline"] = replay(a).headline()
+        except Exception as e:  # the analysis must never stop the live numbers
+            extra["avoidable_headline"] = f"analysis failed: {type(e).__name__}"
+        self._analysis_extra, self._analysis_of = extra, a
+        self._analysis_took = time.monotonic() - t0
+        self._analysis_done = time.monotonic()
+        self.analysis_refreshes += 1
+        return notices
+
+    def _schedule_analysis(self) -> None:
+        """Refresh the live analysis once its share of the time allows (ANALYSIS_DUTY): at
+        once after a cheap refresh, later after a costly one; never two at a time."""
+        if self._analysis_running or self._analysis_timer is not None or not self._analysis_owed:
+            return
+        wait = self._analysis_done + self._analysis_took * (1 / ANALYSIS_DUTY - 1) - time.monotonic()
+        if wait <= 0:
+            self._start_analysis_refresh()
+        else:
+            self._analysis_timer = self.set_timer(wait, self._start_analysis_refresh, name="analysis-refresh")
+
+    def _start_analysis_refresh(self) -> None:
+        self._analysis_timer = None
+        if self._quitting or self._analysis_running or not self._analysis_owed:
+            return
+        self._analysis_owed = False
+        self._analysis_running = True
+        self._refresh_analysis(self.generation)
+
+    @work(thread=True, group=REFRESH_GROUP, exit_on_error=False, name="analysis-refresh",
+          description="Refreshing the live context analysis")
+    def _refresh_analysis(self, generation: int) -> None:
+        with self.model_lock:
+            live = self._live
+            if live is None or live[3] != generation or generation != self.generation:
+                return
+            follower, stats, budget, _gen = live
+            a = self.analyzer
+            if a is None or a.model is not follower.model:
+                return
+            notices = self._refresh_extras(a, follower)
+            self.post_message(LiveUpdate(generation, self._snapshot(stats, follower, budget), notices))
 
     def on_live_update(self, message: LiveUpdate) -> None:
         if message.generation != self.generation or not self.screen_stack:
@@ -349,6 +422,9 @@ class SpendApp(App[dict[str, Any] | None]):
         for n in message.notices:
             self._toast(n)
         self._schedule_paint()
+        if message.analysis_owed:
+            self._analysis_owed = True
+            self._schedule_analysis()
 
     def _schedule_paint(self) -> None:
         """Leading-edge throttle: paint now if the last paint is 0.1 s old, else arm one timer
@@ -402,6 +478,11 @@ class SpendApp(App[dict[str, Any] | None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         w = event.worker
+        if w.group == REFRESH_GROUP and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                         WorkerState.CANCELLED):
+            self._analysis_running = False
+            self._schedule_analysis()  # batches that came meanwhile owe one more
+            return
         if w.group == FOLLOWER_GROUP and event.state == WorkerState.ERROR:
             # keep the last good numbers on screen, say so where it stays visible, retry
             self._follow_failures += 1

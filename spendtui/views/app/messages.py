@@ -18,16 +18,19 @@ class LiveUpdate(Message):
     """
 
     def __init__(self, generation: int, snapshot: LiveSnapshot, notices: Sequence[Notice] = (),
-                 initial: bool = False) -> None:
+                 initial: bool = False, analysis_owed: bool = False) -> None:
         super().__init__()
         self.generation = generation
         self.snapshot = snapshot
         self.notices = tuple(notices)
         self.initial = initial
+        self.analysis_owed = analysis_owed
+        """The batch changed the model: the live analysis shown is older than these numbers."""
 
     def can_replace(self, message: Message) -> bool:
         return (isinstance(message, LiveUpdate) and message.generation == self.generation
-                and not self.notices and not self.initial)
+                and not self.notices and not self.initial
+                and (self.analysis_owed or not message.analysis_owed))
 
 
 class CacheExpired(Message):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from spendtui.core import live
 from spendtui.core.live import CallRow
 from spendtui.views.app import format as fmt
+from spendtui.views.app.widgets.rows import RowTable
 
 FLAG_STYLE = {
     live.FLAG_CACHE_MISS: ("miss", "bold red"),
@@ -63,49 +63,31 @@ def row_cells(row: CallRow) -> tuple[Text | str, ...]:
     )
 
 
-class CallsTable(DataTable[Text | str]):
-    """Rebuilt only when the set of rows changed; a call that grew is updated in place."""
+class CallsTable(RowTable):
+    """Newest first. A new call adds a row at the top and the oldest beyond the bound goes;
+    a call that grew (a later block line with more output) has its row redrawn; the rest
+    of the rows are not touched (see ``RowTable``)."""
 
     DEFAULT_CSS = """
     CallsTable { height: 1fr; border: round $primary 60%; border-title-color: $text-muted; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__([label for label, _key in COLUMNS], id=id)
         self.border_title = "API calls (newest first)"
         self._rows: tuple[CallRow, ...] = ()
-
-    def on_mount(self) -> None:
-        self._ensure_columns()
-
-    def _ensure_columns(self) -> None:
-        """Columns may be needed before on_mount ran (a snapshot shown while composing)."""
-        if not self.columns:
-            for label, key in COLUMNS:
-                self.add_column(label, key=key)
 
     def show(self, rows: Sequence[CallRow]) -> None:
         rows = tuple(rows)
         if rows == self._rows:
             return
-        self._ensure_columns()
-        if [r.key for r in rows] == [r.key for r in self._rows]:
-            for old, new in zip(self._rows, rows, strict=True):
-                if old != new:
-                    for (_label, col), value in zip(COLUMNS, row_cells(new), strict=True):
-                        self.update_cell(row_key(new), col, value)
-            self._rows = rows
-            return
+        before = {r.key: r for r in self._rows}
+        changed = {row_key(r): row_cells(r) for r in rows if before.get(r.key) != r}
         # a cursor on the newest row follows new calls (tail mode); elsewhere it stays on its call
-        selected = (self._rows[self.cursor_row].key if self._rows and 0 < self.cursor_row < len(self._rows)
-                    else None)
-        self.clear()
-        for r in rows:
-            self.add_row(*row_cells(r), key=row_key(r))
+        selected = self.row_key_at(self.cursor_row) if self.cursor_row > 0 else None
+        keys = [row_key(r) for r in rows]
+        self.set_rows(keys, changed)
         self._rows = rows
-        if selected is not None:
-            for i, r in enumerate(rows):
-                if r.key == selected:
-                    self.move_cursor(row=i, animate=False)
-                    break
+        if selected is not None and selected in changed.keys() | set(keys):
+            self.move_cursor(row=keys.index(selected), animate=False)
         self.border_subtitle = f"{len(rows)} shown"

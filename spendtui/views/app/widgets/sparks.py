@@ -22,7 +22,7 @@ class SparkPanel(Vertical):
         border-title-color: $text-muted;
         padding: 0 1;
     }
-    SparkPanel Label { color: $text-muted; }
+    SparkPanel Label { color: $text-muted; width: 1fr; }
     SparkPanel Sparkline { height: 2; }
     """
 
@@ -30,6 +30,7 @@ class SparkPanel(Vertical):
         super().__init__(id=id)
         self.border_title = title
         self._data: tuple[float, ...] = ()
+        self._label = "-"
 
     def compose(self) -> ComposeResult:
         yield Label("-")
@@ -37,7 +38,9 @@ class SparkPanel(Vertical):
 
     def show(self, data: Sequence[float], label: str) -> None:
         data = tuple(data)
-        self.query_one(Label).update(label)
+        if label != self._label:  # as wide as the panel: a new label needs no layout pass
+            self.query_one(Label).update(label, layout=False)
+            self._label = label  # only once shown (the panel may still be composing)
         if data != self._data:
             self._data = data
             self.query_one(Sparkline).data = list(data)

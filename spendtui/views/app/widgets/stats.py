@@ -39,7 +39,7 @@ class Stat(Static):
         text = Text(value, style=style)
         if note:
             text.append("\n" + note, style="dim")
-        self.update(text)
+        self.update(text, layout=False)  # a fixed-size box: no layout pass for a new number
 
 
 class HeaderStats(Horizontal):

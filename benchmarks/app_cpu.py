@@ -1,0 +1,158 @@
+"""The live app's CPU per update and memory per call, headless (``App.run_test``).
+
+    python benchmarks/app_cpu.py [--rate 5] [--seconds 60] [--no-analysis] [--profile N]
+
+Writes the soak test's session (scripts/soak.py's writer: real 2.1.197 records re-id'd,
+sub-agents, compactions) at ``--rate`` API calls per second while the real app follows
+it in-process (its follower thread and watchfiles), and reports the process' CPU (user +
+system, all threads) over the run and the RSS at the start and the end. The writer runs
+in its own thread of the same process; its share (measured alone beforehand at the same
+rate) is subtracted. ``--profile N`` prints the N costliest functions of the UI thread
+(cProfile sees only the thread it runs in; the follower thread is benchmarks/memprofile.py's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import random
+import resource
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from memprofile import FastWriter  # noqa: E402
+from soak import Templates  # noqa: E402
+
+from spendtui.core.paths import scan_project  # noqa: E402
+from spendtui.core.pricing import PriceTable  # noqa: E402
+from spendtui.views.app import SpendApp  # noqa: E402
+from spendtui.views.app.widgets import CallsTable  # noqa: E402
+
+
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Paced(threading.Thread):
+    """The soak writer at ``rate`` calls/s in a thread, until ``stop`` is set."""
+
+    def __init__(self, w: FastWriter, rate: float, stop: threading.Event) -> None:
+        super().__init__(daemon=True, name="writer")
+        self.w, self.rate, self.stop = w, rate, stop
+        self.turns = 0
+
+    def run(self) -> None:
+        w = self.w
+        t0 = time.monotonic()
+        start = w.calls_written
+        while not self.stop.is_set():
+            self.turns += 1
+            w.turn()
+            if self.turns % 7 == 0:
+                w.subagent()
+            if self.turns % 40 == 0:
+                w.compaction()
+            due = t0 + (w.calls_written - start) / self.rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                self.stop.wait(delay)
+
+
+def writer_alone(rate: float, seconds: float) -> float:
+    """CPU seconds per second the writer itself costs at this rate."""
+    tmp = Path(tempfile.mkdtemp(prefix="spendtui-cpu-w-"))
+    w = FastWriter(tmp / "claude", Templates.load(), 1e9, PriceTable.default(), random.Random(7))
+    stop = threading.Event()
+    t = Paced(w, rate, stop)
+    c0, t0 = cpu_s(), time.monotonic()
+    t.start()
+    time.sleep(seconds)
+    stop.set()
+    t.join()
+    return (cpu_s() - c0) / (time.monotonic() - t0)
+
+
+async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill: int) -> dict[str, float]:
+    prices = PriceTable.default()
+    tmp = Path(tempfile.mkdtemp(prefix="spendtui-cpu-"))
+    w = FastWriter(tmp / "claude", Templates.load(), 1e9, prices, random.Random(6))
+    w.turn()
+    while w.calls_written < prefill:  # a long session already (past the detail limit, if asked)
+        w.turn()
+    files = scan_project(w.proj)[w.sid]
+    os.environ.setdefault("SPENDTUI_DATA_DIR", str(tmp / "data"))
+    os.environ.setdefault("SPENDTUI_CONFIG", str(tmp / "none.toml"))
+    app = SpendApp(files, [tmp / "claude"], prices, analyse=analyse)
+    stop = threading.Event()
+    async with app.run_test(size=(160, 50)) as pilot:
+        while app.updates == 0:
+            await pilot.pause(0.05)
+        if analyse:
+            t_end = time.monotonic() + 120
+            while app.analyzer is None and time.monotonic() < t_end:
+                await pilot.pause(0.1)
+        await pilot.pause(1.0)
+        writer = Paced(w, rate, stop)
+        prof = cProfile.Profile() if profile else None
+        c0, t0, r0, u0, n0 = cpu_s(), time.monotonic(), rss_mb(), app.updates, w.calls_written
+        writer.start()
+        if prof is not None:
+            prof.enable()
+        while time.monotonic() - t0 < seconds:
+            await pilot.pause(0.25)
+        if prof is not None:
+            prof.disable()
+        stop.set()
+        writer.join()
+        c1, t1, r1 = cpu_s(), time.monotonic(), rss_mb()
+        calls = w.calls_written - n0
+        rows = app.dashboard.query_one(CallsTable).row_count
+        paints = app.updates - u0
+        await pilot.press("q")
+    if prof is not None:
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(profile)
+    return {"cpu": (c1 - c0) / (t1 - t0), "rss0": r0, "rss1": r1, "calls": calls, "paints": paints, "rows": rows,
+            "seconds": t1 - t0}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=float, default=5.0)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--no-analysis", action="store_true")
+    ap.add_argument("--profile", type=int, default=0)
+    ap.add_argument("--prefill", type=int, default=0, help="calls written before the app starts")
+    a = ap.parse_args()
+    alone = writer_alone(a.rate, min(20.0, a.seconds))
+    r = asyncio.run(run(a.rate, a.seconds, not a.no_analysis, a.profile, a.prefill))
+    print(f"rate {a.rate:g}/s for {r['seconds']:.0f} s, analysis {'off' if a.no_analysis else 'on'}, "
+          f"prefill {a.prefill}: {r['calls']} calls, {r['paints']} paints, {r['rows']} rows shown")
+    print(f"CPU: {100 * r['cpu']:.1f} % of a core in all, writer alone {100 * alone:.1f} %, "
+          f"app ~{100 * (r['cpu'] - alone):.1f} %")
+    print(f"RSS: {r['rss0']:.1f} -> {r['rss1']:.1f} MB "
+          f"({(r['rss1'] - r['rss0']) * 1024 * 1024 / max(1, r['calls']):.0f} B/call)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
