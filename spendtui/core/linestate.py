@@ -154,17 +154,17 @@ def subagents_dir(transcript: str) -> str:
 
 
 def agent_names(sub: str) -> list[str]:
-    """The sub-agent transcripts under ``sub`` (``rglob("*.jsonl")``), as paths relative to
-    it, sorted as the loader sorts them (by path parts). One ``listdir`` in the usual flat
-    layout: a session can have thousands of them, and this runs every time."""
+    """The sub-agent transcripts under ``sub`` (``rglob("*.jsonl")``) as paths relative to it,
+    in the order the folder lists them (``loader_order`` sorts them). One ``listdir`` in
+    the usual flat layout: a session can have thousands of them, and this runs every time."""
     try:
         names = os.listdir(sub)
     except OSError:
         return []
-    found = [n for n in names if n.endswith(".jsonl")]
-    nested: list[list[str]] = []
+    found: list[str] = []
+    nested: list[str] = []
 
-    def walk(d: str, rel: list[str]) -> None:
+    def walk(d: str, rel: str) -> None:
         try:
             it = os.scandir(d)
         except OSError:
@@ -176,21 +176,25 @@ def agent_names(sub: str) -> list[str]:
                 except OSError:
                     continue
                 if is_dir:
-                    walk(e.path, [*rel, e.name])
+                    walk(e.path, f"{rel}{e.name}/")
                 elif e.name.endswith(".jsonl"):
-                    nested.append([*rel, e.name])
+                    nested.append(rel + e.name)
 
-    for n in names:  # anything but the agent files and their .meta.json may be a folder
-        if not n.endswith((".jsonl", ".json")):
+    for n in names:
+        if n.endswith(".jsonl"):
+            found.append(n)
+        elif not n.endswith(".json"):  # anything but the agent files and their .meta.json may be a folder
             p = os.path.join(sub, n)
             if os.path.isdir(p) and not os.path.islink(p):
-                walk(p, [n])
-    if not nested:
-        found.sort()
-        return found
-    parts = [[n] for n in found] + nested
-    parts.sort()
-    return ["/".join(x) for x in parts]
+                walk(p, n + "/")
+    return found + nested
+
+
+def loader_order(names: list[str]) -> list[str]:
+    """``names`` sorted as the loader sorts the paths (by their parts)."""
+    if any("/" in n for n in names):
+        return sorted(names, key=lambda n: n.split("/"))
+    return sorted(names)
 
 
 def session_files(transcript: str) -> list[tuple[str, str]]:
@@ -198,7 +202,7 @@ def session_files(transcript: str) -> list[tuple[str, str]]:
     the loader reads them (``statusline.files_for_transcript``: main, then
     ``<session>/subagents/**/*.jsonl`` sorted by path parts)."""
     sub = subagents_dir(transcript)
-    return [("", transcript)] + [(n, os.path.join(sub, n)) for n in agent_names(sub)]
+    return [("", transcript)] + [(n, os.path.join(sub, n)) for n in loader_order(agent_names(sub))]
 
 
 def _stat_all(sub: str, names: list[str]) -> list[Any]:
@@ -225,16 +229,34 @@ def _stat_all(sub: str, names: list[str]) -> list[Any]:
     return out
 
 
-def _files_digest(entries: list[tuple[str, int, int, int, int]]) -> str:
-    """One digest of (name, inode, device, size, mtime) of every file: equal digests,
-    nothing to read (so thousands of sub-agent marks need not be loaded to know it)."""
+def _files_digest(names: list[str], flat: list[int]) -> str:
+    """One digest of the files' names and (inode, device, size, mtime) each: equal
+    digests, nothing to read (so thousands of sub-agent marks need not be loaded)."""
     from array import array
 
     h = _blake2b(digest_size=16)
-    h.update("\0".join(e[0] for e in entries).encode("utf-8", "surrogatepass"))
-    h.update(array("Q", [x for e in entries for x in (e[1] & 0xFFFFFFFFFFFFFFFF, e[2] & 0xFFFFFFFFFFFFFFFF)]).tobytes())
-    h.update(array("q", [x for e in entries for x in (e[3], e[4])]).tobytes())
+    h.update("\0".join(names).encode("utf-8", "surrogatepass"))
+    try:
+        h.update(array("q", flat).tobytes())
+    except OverflowError:  # an inode beyond 2**63: the same numbers, unsigned
+        h.update(array("Q", [x & 0xFFFFFFFFFFFFFFFF for x in flat]).tobytes())
     return h.hexdigest()
+
+
+def _stats_digest(names: list[str], sts: list[Any]) -> str:
+    if any(st is None for st in sts):
+        return ""  # a file went away meanwhile: look at each
+    from itertools import chain
+    from operator import attrgetter
+
+    return _files_digest(names, list(chain.from_iterable(map(attrgetter("st_ino", "st_dev", "st_size", "st_mtime_ns"),
+                                                       sts))))
+
+
+def _marks_digest(marks: dict[str, list[Any]]) -> str:
+    from itertools import chain
+
+    return _files_digest(list(marks), list(chain.from_iterable(v[:4] for v in marks.values())))
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -1108,11 +1130,13 @@ def _build(path: str, sig: list[Any], store: Store | None, where: list[Any]) -> 
     acc = Accounts(pricer)
     main = read_on(path, None, acc, agent_file=False)
     sub = subagents_dir(path)
-    agent_marks: dict[str, list[Any]] = {}
-    for name in agent_names(sub):
+    listed = agent_names(sub)
+    marks: dict[str, list[Any]] = {}
+    for name in loader_order(listed):
         m = read_on(os.path.join(sub, name), None, acc, agent_file=True)
         if m is not None:
-            agent_marks[name] = m.to_json()
+            marks[name] = m.to_json()
+    agent_marks = {n: marks[n] for n in listed if n in marks}  # listing order: the digest's
     data = acc.line()
     if store is not None:
         doc = {"format": FORMAT, "sig": sig, "path": path, "where": where, "budget": [session_pico, history],
@@ -1124,10 +1148,6 @@ def _build(path: str, sig: list[Any], store: Store | None, where: list[Any]) -> 
     return Result(data, session_pico, history, "built")
 
 
-def _marks_digest(marks: dict[str, list[Any]]) -> str:
-    return _files_digest([(n, v[0], v[1], v[2], v[3]) for n, v in marks.items()])
-
-
 def _agents_on(doc: dict[str, Any], path: str, store: Store, acc: Accounts) -> dict[str, list[Any]] | None:
     """Read on in the sub-agent files that changed; their new marks, or None when none
     did (told by one digest of every file's stat, without loading the marks)."""
@@ -1137,21 +1157,20 @@ def _agents_on(doc: dict[str, Any], path: str, store: Store, acc: Accounts) -> d
     if not names and info is None:
         return None
     sts = _stat_all(sub, names)
-    cur = [(n, st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns) if st is not None else (n, 0, 0, -1, -1)
-           for n, st in zip(names, sts, strict=True)]
-    if info is not None and _files_digest(cur) == info[0]:
+    if info is not None and _stats_digest(names, sts) == info[0]:
         return None
     marks = store.read_agents(info[1]) if info is not None else {}
     if set(marks) - set(names):
         raise Doubt("a sub-agent file read before is gone")
-    for (n, ino, dev, size, mtime), st in zip(cur, sts, strict=True):
-        v = marks.get(n)
-        if st is None or (v is not None and v[:4] == [ino, dev, size, mtime]):
+    stat_of = dict(zip(names, sts, strict=True))
+    for n in loader_order(names):
+        st, v = stat_of[n], marks.get(n)
+        if st is None or (v is not None and v[:4] == [st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns]):
             continue
         m = read_on(os.path.join(sub, n), FileMark.from_json(v) if v is not None else None, acc, agent_file=True)
         if m is not None:
             marks[n] = m.to_json()
-    marks = {n: marks[n] for n in names if n in marks}  # in the loader's order, for the digest
+    marks = {n: marks[n] for n in names if n in marks}  # in the listing's order, the digest's
     doc["agents"] = [_marks_digest(marks), info[1] if info is not None else None]
     return marks
 
