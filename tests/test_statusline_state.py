@@ -103,6 +103,24 @@ def test_from_scratch_equals_the_model(path: Path) -> None:
     assert state(path, use_state=False).data.as_tuple() == reference(path)
 
 
+def test_sub_agent_files_in_the_loaders_order(tmp_path: Path) -> None:
+    """Nested folders too: the same files, in the same order, as files_for_transcript."""
+    main = write_jsonl(tmp_path / "projects" / "-p" / "s1.jsonl", [user("a")])
+    sub = main.with_suffix("") / "subagents"
+    for i, rel in enumerate(["b.jsonl", "a-b/c.jsonl", "a/b.jsonl", "a/z/x.jsonl", "a.jsonl", "z/.h.jsonl"]):
+        write_jsonl(sub / rel, [assistant(f"m{i}", f"r{i}", usage(out=i + 1), when="2026-11-20T11:00:00.000Z")])
+    (sub / "agent-x.meta.json").write_text("{}")
+    (sub / "notes.txt").write_text("x")
+    want = [a.path.relative_to(sub).as_posix() for a in files_for_transcript(main).agents]
+    assert [n for n, _ in linestate.session_files(str(main))][1:] == want
+    assert sorted(linestate.agent_names(str(sub))) == sorted(want)
+    assert state(main).data.as_tuple() == reference(main)
+    with open(sub / "a" / "z" / "x.jsonl", "a") as f:
+        f.write(json.dumps(assistant("m9", "r9", usage(out=50), when="2026-11-20T11:00:09.000Z")) + "\n")
+    res = state(main)
+    assert res.how == "grown" and res.data.as_tuple() == reference(main)
+
+
 @pytest.mark.parametrize("block", [1, 7, 300, 5000])
 def test_block_boundaries_and_long_lines(block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Lines cut by read blocks, and lines longer than MAX_LINE (dropped, as the reader
