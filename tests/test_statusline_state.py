@@ -17,6 +17,7 @@ import random
 import stat
 import subprocess
 import sys
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -389,6 +390,28 @@ def test_state_files_are_private_and_corrupt_ones_are_rebuilt(long_session: Path
         assert state(long_session).how == "built"
     finally:
         monkeypatch.undo()
+
+
+def test_states_nobody_used_for_two_weeks_go(tmp_path: Path) -> None:
+    old = write_jsonl(tmp_path / "projects" / "-p" / "old.jsonl", [
+        assistant("m1", "r1", usage(out=10), when="2026-11-20T11:00:00.000Z")])
+    new = write_jsonl(tmp_path / "projects" / "-p" / "new.jsonl", [
+        assistant("m2", "r2", usage(out=10), when="2026-11-20T11:00:00.000Z")])
+    state(old)
+    state(new)
+    d = Path(linestate.Store(str(old), linestate.cache_root()).dir)
+    ago = time.time() - linestate.FORGET_AFTER - 60
+    old_files = [p for p in d.iterdir() if p.name.startswith(Path(linestate.Store(str(old), str(d.parent)).json_path)
+                                                               .name.split(".")[0])]
+    assert old_files
+    for p in old_files:
+        os.utime(p, (ago, ago))
+    (d / "x.json.1.2.tmp").write_text("{")
+    os.utime(d / "x.json.1.2.tmp", (ago, ago))
+    third = write_jsonl(tmp_path / "projects" / "-p" / "third.jsonl", [user("a")])
+    assert state(third).how == "built"
+    assert not any(p.exists() for p in old_files) and not (d / "x.json.1.2.tmp").exists()
+    assert state(new).how == "unchanged"
 
 
 def test_another_price_table_reads_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -56,6 +56,7 @@ KEYS_MAGIC = b"SPENDTUI-KEYS-2\n"
 KEYS_HEAD = len(KEYS_MAGIC) + 16  # magic, then the token the state's JSON names
 KEYS_TAIL_MAX = 2048  # unsorted records appended before the file is sorted again
 RECENT = 64  # newest calls kept with their usage (dedup only ever reaches the newest)
+FORGET_AFTER = 14 * 86400  # a state nobody used for this long is deleted (when another is built)
 TAIL = 256  # bytes before the offset whose digest must be unchanged for "only grew"
 BLOCK = 8 << 20
 USAGE_KEY = b'"usage"'
@@ -1016,6 +1017,32 @@ class Store:
         mids += [tail[i + 8:i + 16] for i in range(0, len(tail), 16)]
         return keys, mids
 
+    def forget_old(self, now: float | None = None) -> None:
+        """Delete the states of transcripts no run has used for FORGET_AFTER (a state is
+        a few files named alike; all go, or none). Runs after a build, which is rare."""
+        cutoff = (time.time() if now is None else now) - FORGET_AFTER
+        newest: dict[str, float] = {}
+        names: dict[str, list[str]] = {}
+        for n in os.listdir(self.dir):
+            try:
+                mtime = os.stat(os.path.join(self.dir, n)).st_mtime
+            except OSError:
+                continue
+            if n.endswith(".tmp") and mtime < cutoff + FORGET_AFTER - 86400:
+                newest.setdefault(n, 0.0)  # a write that never finished, a day ago: goes alone
+                names[n] = [n]
+                continue
+            stem = n.split(".", 1)[0]
+            newest[stem] = max(newest.get(stem, mtime), mtime)
+            names.setdefault(stem, []).append(n)
+        for stem, t in newest.items():
+            if t < cutoff:
+                for n in names[stem]:
+                    try:  # noqa: SIM105 - contextlib is a slow import here
+                        os.unlink(os.path.join(self.dir, n))
+                    except OSError:
+                        pass
+
     def read_agents(self, token: str) -> dict[str, list[Any]]:
         """The sub-agent files' marks written under ``token``."""
         with open(self.agents_path, "rb") as f:
@@ -1141,8 +1168,9 @@ def _build(path: str, sig: list[Any], store: Store | None, where: list[Any]) -> 
     if store is not None:
         doc = {"format": FORMAT, "sig": sig, "path": path, "where": where, "budget": [session_pico, history],
                "agents": [_marks_digest(agent_marks), None] if agent_marks else None}
-        try:  # noqa: SIM105 - a state we cannot write only costs speed (contextlib is a slow import)
+        try:  # a state we cannot write only costs speed
             store.write(*_dump(doc, acc, main), fresh=True, agent_marks=agent_marks if agent_marks else None)
+            store.forget_old()
         except (OSError, ValueError):
             pass
     return Result(data, session_pico, history, "built")
