@@ -141,6 +141,10 @@ class Turn:
     cost_pico: int = 0
 
 
+RETIRED_TURN = Turn(0, None, None, 0)
+"""Stands in for the turns of calls a live model let go of (``retain``): index 0, never updated."""
+
+
 @fast_pickle
 @dataclass(slots=True)
 class Compaction:
@@ -334,6 +338,7 @@ class SessionModel:
         # remembered by a hash of their key (so a late copy is still not counted).
         self.retain: int | None = None
         self._retired = DigestSet()
+        self._turns_retired = 0  # turns[:n] are RETIRED_TURN
         self._retired_copies = 0
         self._retired_top: list[ApiCall] = []
         # when each call was made (all of them, retired or not), for activity time;
@@ -349,6 +354,7 @@ class SessionModel:
                 setattr(self, name, DigestSet(self.__dict__[name]))
         if isinstance(self.__dict__.get("_turn_ts"), list):
             self._turn_ts = array("d", self._turn_ts)
+        self.__dict__.setdefault("_turns_retired", 0)
 
     # ---------------------------------------------------------------- events
     def _emit(self, event: str, payload: Any) -> None:
@@ -666,6 +672,11 @@ class SessionModel:
                     del self.tools[tid]
         if len(self.main_calls) > self.retain:
             self.main_calls = self.main_calls[-self.retain:]
+        # the turns before the oldest main call kept are let go of too (only their count is used)
+        upto = self.main_calls[0].turn - 1 if self.main_calls else 0
+        for i in range(self._turns_retired, upto):
+            self.turns[i] = RETIRED_TURN
+        self._turns_retired = max(self._turns_retired, upto)
 
     def call_times(self) -> list[float]:
         """Timestamps (epoch s) of every counted call, sorted, retired calls included."""
@@ -811,8 +822,9 @@ class SessionModel:
                     agent.tokens[k] += sign * v
         if 0 <= call.turn - 1 < len(self.turns):
             t = self.turns[call.turn - 1]
-            t.calls += sign
-            t.cost_pico += sign * pico
+            if t.index:  # not a turn retired with its calls (RETIRED_TURN)
+                t.calls += sign
+                t.cost_pico += sign * pico
 
     def _add_tool_use(self, block: dict[str, Any], call: ApiCall, ts: datetime | None) -> None:
         tid = block.get("id")

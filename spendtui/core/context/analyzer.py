@@ -12,6 +12,9 @@ parent's context.
 from __future__ import annotations
 
 import os
+from array import array
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -44,11 +47,20 @@ from spendtui.core.context.tokens import (
     default_estimator,
     scale_parts,
 )
+from spendtui.core.digests import DigestSet, digest64
 from spendtui.core.model import ApiCall, SessionModel, Source, is_real_prompt, parse_ts
+from spendtui.core.usage import Usage
 
 SUMMARY_PREAMBLE = "This session is being continued from a previous conversation"
 MAX_PENDING = 2000  # records waiting for a parent; beyond this we stop waiting
 REWIND_WALK = 4000
+_SLIM: dict[str, tuple[float, int]] = {}
+"""The per-category and per-tool parts of a composition whose call the model let go of
+(they are only read for the newest call's breakdown); shared, never written to."""
+
+
+def _key_digest(key: tuple[str, str]) -> int:
+    return digest64(f"{key[0]}\0{key[1]}")
 
 
 def summary_body(text: str) -> str:
@@ -72,6 +84,58 @@ class AgentFacts:
     tools: dict[str, int] = field(default_factory=dict)
     read_only: bool = True
     calls: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CallFacts:
+    """What the analysis reads of a call, kept in place of the call once the live model let
+    go of it (its ``ApiCall`` with the pricing breakdown, file, line and lists weighs about
+    twice as much): same attribute names, so the rules read either."""
+
+    key: tuple[str, str]
+    model: str
+    usage: Usage
+    timestamp: datetime | None
+    agent_id: str | None
+    billed_elsewhere: bool
+    tools: tuple[str, ...]
+    tool_use_ids: tuple[str, ...]
+    cost_pico: int
+
+    @classmethod
+    def of(cls, call: ApiCall) -> CallFacts:
+        return cls(call.key, call.model, call.usage, call.timestamp, call.agent_id, call.billed_elsewhere,
+                   tuple(call.tools), tuple(call.tool_use_ids), call.cost_pico)
+
+
+class GrowthLog:
+    """Per main call, how much its prompt grew over the previous call's, (measured, estimated,
+    exact) or None (a restart): three arrays, 25 bytes a call instead of a tuple's ~150."""
+
+    __slots__ = ("_est", "_exact", "_known", "_real")
+
+    def __init__(self) -> None:
+        self._real = array("q")
+        self._est = array("d")
+        self._exact = array("q")
+        self._known = bytearray()
+
+    def append(self, g: tuple[int, float, int] | None) -> None:
+        real, est, exact = g if g is not None else (0, 0.0, 0)
+        self._real.append(real)
+        self._est.append(est)
+        self._exact.append(exact)
+        self._known.append(g is not None)
+
+    def __getitem__(self, i: int) -> tuple[int, float, int] | None:
+        return (self._real[i], self._est[i], self._exact[i]) if self._known[i] else None
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def __iter__(self) -> Iterator[tuple[int, float, int] | None]:
+        for i in range(len(self._known)):
+            yield self[i]
 
 
 @dataclass(slots=True)
@@ -128,7 +192,7 @@ class ContextAnalyzer:
         self.cache = CacheAnalyzer(prices)
         self.compositions: dict[tuple[str, str], CallComposition] = {}
         self.main: list[CallComposition] = []
-        self.main_calls: list[ApiCall] = []
+        self.main_calls: list[ApiCall | CallFacts] = []
         self.misses_by_key: dict[tuple[str, str], Miss] = {}
         self.agents: dict[str, AgentFacts] = {}
         self.compactions: list[CompactionInfo] = []
@@ -144,7 +208,9 @@ class ContextAnalyzer:
         self.first_prompt_est: float | None = None
         self.model_probes: list[datetime | None] = []
 
-        self._seen: set[str] = set()
+        # digests (8-12 bytes each) of the main-chain uuids processed, calls started and
+        # sub-agent calls seen: a long session holds one per record, strings cost ~130
+        self._seen = DigestSet()
         self._pending: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self._pending_n = 0
         self._arrival = 0
@@ -155,14 +221,16 @@ class ContextAnalyzer:
         self._events = Events()
         self._segment_hidden: list[Item] = []
         self._segment_has_memory = False
-        self._started: set[tuple[str, str]] = set()
+        self._started = DigestSet()
         self._read_partial: dict[str, bool] = {}
         self._tool_items: dict[str, Item] = {}
-        self._agent_seen_calls: set[tuple[str, str]] = set()
-        self._growth: list[tuple[int, float, int] | None] = []  # per main call, vs the previous one
+        self._agent_seen_calls = DigestSet()
+        self._growth = GrowthLog()  # per main call, vs the previous one
         # every call we saw, main and sub-agent: the live follower retires old calls from
         # model.calls to bound memory, but the replay and the sub-agent rules need them all
-        self.call_index: dict[tuple[str, str], ApiCall] = {}
+        # (those the model let go of as CallFacts; _fat: keys still holding the ApiCall)
+        self.call_index: dict[tuple[str, str], ApiCall | CallFacts] = {}
+        self._fat: deque[tuple[str, str]] = deque()
 
         from spendtui.core.context.advisor import Advisor
 
@@ -213,7 +281,7 @@ class ContextAnalyzer:
             return  # metadata (titles, snapshots, queue operations): nothing is sent
         parent = rec.get("parentUuid")
         self._arrival += 1
-        if isinstance(parent, str) and parent not in self._seen:
+        if isinstance(parent, str) and digest64(parent) not in self._seen:
             self._pending.setdefault(parent, []).append((self._arrival, rec))
             self._pending_n += 1
             if self._pending_n > MAX_PENDING:
@@ -245,7 +313,8 @@ class ContextAnalyzer:
         self._pending.clear()
         self._pending_n = 0
         for _, rec in waiting:
-            if rec.get("uuid") in self._seen:
+            u = rec.get("uuid")
+            if isinstance(u, str) and digest64(u) in self._seen:
                 continue
             self._process(rec)
             u = rec.get("uuid")
@@ -256,7 +325,7 @@ class ContextAnalyzer:
     def _process(self, rec: dict[str, Any]) -> None:
         uuid: str = rec["uuid"]
         parent = rec.get("parentUuid") if isinstance(rec.get("parentUuid"), str) else None
-        self._seen.add(uuid)
+        self._seen.add(digest64(uuid))
         rtype = rec.get("type")
         items: list[Item] = []
         boundary = False
@@ -364,6 +433,8 @@ class ContextAnalyzer:
     def _tool_result_item(self, b: dict[str, Any], rec: dict[str, Any], tur: Any) -> Item | None:
         tid = b.get("tool_use_id")
         tu = self.model.tools.get(tid) if isinstance(tid, str) else None
+        # popped: a tool's result comes once, and a long session reads many files
+        partial = self._read_partial.pop(tid, False) if isinstance(tid, str) else False
         name = tu.name if tu is not None else "unknown"
         path = tu.paths[0] if tu is not None and tu.paths and name in FILE_TOOLS else None
         c = b.get("content")
@@ -378,7 +449,7 @@ class ContextAnalyzer:
             if name in ("Read", "NotebookRead"):
                 unchanged = isinstance(tur, dict) and tur.get("type") == "file_unchanged"
                 rr = tu.read_range if tu is not None else None
-                full = (rr[0] <= 1 and rr[1] >= rr[2]) if rr is not None else not self._read_partial.get(tid or "")
+                full = (rr[0] <= 1 and rr[1] >= rr[2]) if rr is not None else not partial
                 self._add(it)
                 self.stale.on_read(it, full, unchanged)
                 return it
@@ -401,7 +472,7 @@ class ContextAnalyzer:
         call = self.model.calls.get(key) if key is not None else None
         if call is None or call.agent_id is not None:
             return []  # synthetic/API-error lines are not sent back; sidechain copies are not ours
-        if call.key not in self._started:
+        if _key_digest(call.key) not in self._started:
             diag = msg.get("diagnostics")
             if isinstance(diag, dict):
                 self._events.diagnostics = diag
@@ -551,8 +622,8 @@ class ContextAnalyzer:
 
     # ---------------------------------------------------------------- calls
     def _start_call(self, call: ApiCall, rec: dict[str, Any]) -> None:
-        self._started.add(call.key)
-        self.call_index[call.key] = call
+        self._started.add(_key_digest(call.key))
+        self._index_call(call)
         self._hidden_memory(rec)
         prev = self.main_calls[-1] if self.main_calls else None
         prev_comp = self.main[-1] if self.main else None
@@ -578,6 +649,11 @@ class ContextAnalyzer:
         self.compositions[call.key] = c
         self.main.append(c)
         self.main_calls.append(call)
+        retain = self.model.retain
+        if retain is not None and len(self.main) > retain:
+            # a live session past its detail limit: the parts of older calls are never shown
+            old = self.main[-retain - 1]
+            old.cats = old.tools = _SLIM
         self.last_files = {p: (s.est, s.exact) for p, s in self.ledger.files.items()}
         self._last_call_node = rec.get("uuid")
         self.advisor.on_main_call(call, c, miss)
@@ -602,6 +678,28 @@ class ContextAnalyzer:
         pu = prev.usage
         return call.usage.cache_read_input_tokens < pu.cache_read_input_tokens + pu.cache_creation_input_tokens
 
+    def _index_call(self, call: ApiCall) -> None:
+        self.call_index[call.key] = call
+        self._fat.append(call.key)
+        retain = self.model.retain
+        if retain is not None and len(self._fat) > retain + retain // 2 + 16:
+            self._slim_retired()
+
+    def _slim_retired(self) -> None:
+        """Swap the calls the live model retired (oldest first) for their ``CallFacts``."""
+        calls = self.model.calls
+        fat = self._fat
+        while fat and fat[0] not in calls:
+            key = fat.popleft()
+            call = self.call_index.get(key)
+            if not isinstance(call, ApiCall):
+                continue
+            facts = CallFacts.of(call)
+            self.call_index[key] = facts
+            comp = self.compositions.get(key)
+            if comp is not None and comp.index < len(self.main_calls) and self.main_calls[comp.index] is call:
+                self.main_calls[comp.index] = facts
+
     # ---------------------------------------------------------------- sub-agents
     def _observe_agent(self, rec: dict[str, Any], src: Source) -> None:
         """Sub-agent calls: which tools each agent used (its reads stay out of our ledger)."""
@@ -613,10 +711,11 @@ class ContextAnalyzer:
             if call is None or call.agent_id is None:
                 return
             facts = self.agents.setdefault(call.agent_id, AgentFacts(call.agent_id))
-            if call.key not in self._agent_seen_calls:
-                self._agent_seen_calls.add(call.key)
+            digest = _key_digest(call.key)
+            if digest not in self._agent_seen_calls:
+                self._agent_seen_calls.add(digest)
                 facts.calls.append(call.key)
-                self.call_index[call.key] = call
+                self._index_call(call)
             for b in msg.get("content") or []:
                 if isinstance(b, dict) and b.get("type") == "tool_use":
                     name = b.get("name") if isinstance(b.get("name"), str) else "unknown"
@@ -628,7 +727,7 @@ class ContextAnalyzer:
                                              call)
 
     # ================================================================ queries
-    def counted_calls(self) -> list[ApiCall]:
+    def counted_calls(self) -> list[ApiCall | CallFacts]:
         """Every call this session is billed for that we saw (retired ones included)."""
         out = []
         for key, call in self.call_index.items():

@@ -75,8 +75,8 @@ def compare_plans(projected: float, current_plan: str | None = None) -> dict[str
 def plan_report(analyzer: ContextAnalyzer, today: date | None = None) -> dict[str, Any]:
     """Spend per active hour (this session) and, with history, the plan comparison."""
     m = analyzer.model
-    ts = [c.timestamp.timestamp() for c in m.calls.values() if c.timestamp is not None and not c.billed_elsewhere]
-    secs = active_seconds(ts)
+    # every counted call's time, those a long live session let go of the details of included
+    secs = active_seconds(m.call_times())
     spend = m.cost_pico / 10**12
     per_hour = spend / (secs / 3600) if secs > 0 else 0.0
     rep: dict[str, Any] = {"session_usd": round(spend, 4), "active_hours": round(secs / 3600, 3),

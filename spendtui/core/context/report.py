@@ -92,12 +92,11 @@ def stale(a: ContextAnalyzer) -> dict[str, Any]:
 
 
 def cache(a: ContextAnalyzer) -> dict[str, Any]:
-    m = a.model
-    prompt = read = 0
-    for c in m.calls.values():
-        if not c.billed_elsewhere:
-            prompt += c.usage.prompt_tokens
-            read += c.usage.cache_read_input_tokens
+    # the model's running totals over every counted call (a live model keeps only the newest
+    # calls' details; a usage's cache writes are its 5-minute plus 1-hour writes)
+    t = a.model.tokens
+    read = t["cache_read"]
+    prompt = t["input"] + t["cache_write_5m"] + t["cache_write_1h"] + read
     misses = [{
         "timestamp": _iso(x.timestamp),
         "reason": x.reason,

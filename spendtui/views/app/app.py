@@ -14,6 +14,7 @@ Data flow (see ../shared/reference/textual-practices.md, section b):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -190,7 +191,6 @@ class SpendApp(App[dict[str, Any] | None]):
         # SIGTERM (kill, a closing tmux pane) and SIGHUP quit like `q`: the terminal is
         # restored and the summary saved, instead of dying with the screen in raw mode
         import asyncio
-        import contextlib
         import signal
 
         loop = asyncio.get_running_loop()
@@ -408,8 +408,30 @@ class SpendApp(App[dict[str, Any] | None]):
             a = self.analyzer
             if a is None or a.model is not follower.model:
                 return
-            notices = self._refresh_extras(a, follower)
+            # past the size limit the analysis is let go of: its memory is bounded by that limit
+            notices = [] if self._over_analysis_limit(follower) else self._refresh_extras(a, follower)
             self.post_message(LiveUpdate(generation, self._snapshot(stats, follower, budget), notices))
+
+    def _over_analysis_limit(self, follower: SessionFollower) -> bool:
+        """A session that grew past the analysis size limit while we watched loses its analysis,
+        as `summary --json` would skip it: the analysis keeps state for every call, so its memory
+        is bounded only by that limit (under the model lock)."""
+        from spendtui.core import summary as summary_mod
+
+        read = sum(reader.offset for reader, _src in follower.readers.readers.values())
+        if read <= summary_mod.ANALYSE_MAX_BYTES:
+            return False
+        skipped = summary_mod.analysis_skipped(follower.files)
+        if skipped is None:
+            return False
+        a = self.analyzer
+        if a is not None:
+            with contextlib.suppress(ValueError):
+                a.model.record_observers.remove(a.observe)
+        self.analyzer = None
+        self._analysis_extra, self._analysis_of = {}, None
+        self.analysis_note = f"context analysis off: {skipped.split(' (')[0]}"
+        return True
 
     def on_live_update(self, message: LiveUpdate) -> None:
         if message.generation != self.generation or not self.screen_stack:
@@ -506,21 +528,21 @@ class SpendApp(App[dict[str, Any] | None]):
         if not self.model_lock.acquire(timeout=LOCK_TIMEOUT):
             return None
         try:
+            from spendtui.core.summary import analysed_summary, analysis_skipped
+
+            skipped = analysis_skipped(follower.files) if self.analyse else None
+            if skipped is not None:  # too big to analyse (perhaps grown so as we watched): as `summary --json`
+                summary = session_summary(follower.model, self.prices, now=self.clock(),
+                                          mtime=follower.files.mtime())
+                summary["context_analysis"] = f"skipped: {skipped}"
+                return summary
             if self.analyzer is not None and self.analyzer.model is follower.model:
                 summary = session_summary(follower.model, self.prices, now=self.clock(),
                                           mtime=follower.files.mtime())
                 self.analyzer.merge_into(summary, now=self.clock())
                 return summary
-            from spendtui.core.summary import analysed_summary, analysis_skipped
-
-            if self.analyse and analysis_skipped(follower.files) is None:
-                # quit before the live analysis was ready: the same summary, from the files
+            if self.analyse:  # quit before the live analysis was ready: the same summary, from the files
                 return analysed_summary(follower.files, self.prices, now=self.clock())
-            if self.analyse:  # too big to analyse: what `spendtui summary --json` says, too
-                summary = session_summary(follower.model, self.prices, now=self.clock(),
-                                          mtime=follower.files.mtime())
-                summary["context_analysis"] = f"skipped: {analysis_skipped(follower.files)}"
-                return summary
             return session_summary(follower.model, self.prices, now=self.clock(), mtime=follower.files.mtime())
         finally:
             self.model_lock.release()

@@ -1,0 +1,105 @@
+"""The app's work per call and its memory stay bounded in a long session (issue #6).
+
+Counted, not timed: how many table rows a new call makes the app draw, how many times the
+live analysis runs, and that the analysis (which keeps state for every call) is let go of
+once the session grows past the size limit `summary --json` applies.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spendtui.core import summary as summary_mod
+from spendtui.core.pricing import PriceTable
+from spendtui.core.summary import analysed_summary
+from spendtui.views.app import SpendApp
+from spendtui.views.app.widgets import CallsTable
+from tests.app.conftest import T0, FakeClock, make_session, wait_for
+from tests.records import append_jsonl, assistant, ts, usage, user
+
+SONNET = "claude-sonnet-4-5-20250929"
+
+
+def calls(n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [assistant(f"m{i}", f"r{i}", usage(5, 50, cw5=100, cr=1_000 + 10 * i), model=SONNET,
+                      when=ts(i % 60, i // 60)) for i in range(start, start + n)]
+
+
+async def test_a_new_call_draws_its_row_not_the_table(claude_root: Path, prices: PriceTable) -> None:
+    files = make_session(claude_root, [user("go", when=ts(0, 0)), *calls(30)])
+    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0), analyse=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.updates > 0, "the first paint")
+        table = app.dashboard.query_one(CallsTable)
+        await pilot.pause(0.2)
+        before = table.renders
+        assert before >= 20  # the rows on screen were drawn once
+        for i in range(30, 40):
+            append_jsonl(files.main, calls(1, i))
+            await wait_for(pilot, lambda n=i: table.row_count == n + 1, f"call {i}'s row")
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        # each call: its own row (under the cursor, in tail mode) and the row the cursor left
+        assert table.renders - before <= 2 * 10 + 2
+        assert str(table.get_row_at(0)[0]) == "12:00:39" and table.cursor_row == 0
+
+
+async def test_the_live_analysis_is_let_go_of_past_the_size_limit(claude_root: Path, prices: PriceTable,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    files = make_session(claude_root, [user("go", when=ts(0, 0)), *calls(5)])
+    monkeypatch.setattr(summary_mod, "ANALYSE_MAX_BYTES", files.size() + 3_000)
+    clock = FakeClock(T0 + 600)
+    app = SpendApp(files, [claude_root], prices, clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.analyzer is not None and app.snapshot is not None
+                       and app.snapshot.breakdown is not None, "the live analysis")
+        model = app.follower.model if app.follower is not None else None
+        assert model is not None and model.record_observers
+        append_jsonl(files.main, calls(20, 5))  # ~8 KB: past the limit
+        await wait_for(pilot, lambda: app.analyzer is None, "the analysis let go of")
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.calls == 25
+                       and (app.snapshot.avoidable_headline or "").startswith("context analysis off"),
+                       "the note on screen")
+        assert app.snapshot.breakdown is None and app.snapshot.advice == ()
+        assert not model.record_observers  # nothing feeds the analyser any more
+        await pilot.press("q")
+    result = app.return_value
+    assert result is not None and result["context_analysis"].startswith("skipped: session of")
+    # what `spendtui summary --json` says of the same files
+    expected = analysed_summary(files, prices, now=clock())
+    assert json.loads(json.dumps(result)) == json.loads(json.dumps(expected))
+
+
+async def test_the_live_analysis_runs_within_its_share_of_time(claude_root: Path, prices: PriceTable,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many batches, few analysis refreshes once one refresh is costly: with a refresh made
+    to cost 0.3 s and ANALYSIS_DUTY 0.1, a burst of 20 batches in ~2 s earns at most a few."""
+    from spendtui.views.app import app as app_mod
+
+    files = make_session(claude_root, [user("go", when=ts(0, 0)), *calls(3)])
+    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.analyzer is not None and app.analysis_refreshes > 0, "the analysis")
+        real = app._refresh_extras
+
+        def costly(a: Any, follower: Any) -> Any:
+            out = real(a, follower)
+            app._analysis_took = 0.3  # as if the session were long
+            return out
+
+        monkeypatch.setattr(app, "_refresh_extras", costly)
+        start = app.analysis_refreshes
+        painted = app.updates
+        for i in range(3, 23):
+            append_jsonl(files.main, calls(1, i))
+            await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.calls == 23, "every call")
+        assert app.updates - painted >= 10  # the live numbers kept up
+        assert app.analysis_refreshes - start <= 3, app_mod.ANALYSIS_DUTY
+        # the refresh owed by the last batches still comes (the newest call: 5 + 100 + 1220 tokens)
+        await wait_for(pilot, lambda: app.snapshot is not None
+                       and sum((app.snapshot.breakdown or {}).values()) == 1_325, "the trailing refresh")
