@@ -45,6 +45,34 @@ def test_render_numbers(transcript: Path) -> None:
     assert cold.startswith("Sonnet 4.5 · ")  # named from the model id when the hook gives no name
 
 
+def test_the_compact_advice_in_dollars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Past 150K tokens of context, a /compact that pays for itself within 10 calls is
+    the line's advice, with what it saves per call: everything but the first prompt and
+    a 4K summary, no longer read from the cache on each call."""
+    first = 20_000
+    ctx = 10 + 1_000 + 179_000
+    path = write_jsonl(tmp_path / "projects" / "-p" / "s1.jsonl", [
+        user("a"),
+        assistant("m1", "r1", usage(inp=10, out=100, cw5=first - 10), when="2026-11-20T11:00:00.000Z"),
+        assistant("m2", "r2", usage(inp=10, out=100, cw5=1_000, cr=179_000), when=T_LAST),
+    ])
+    hook = {"session_id": "s1", "transcript_path": str(path), "model": {"display_name": "Sonnet 4.5"}}
+    for _ in range(2):  # built, then from the statusline state
+        monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(hook)))
+        assert main(["statusline"]) == 0
+        line = capsys.readouterr().out.strip()
+        saving = (ctx - first - 4_000) * Decimal("0.30") / 10**6  # Sonnet 4.5 cache reads: $0.30/MTok
+        assert line.endswith(f" · /compact saves ${saving:.3f}/call"), line
+    # a small context: no advice
+    prices = PriceTable.default()
+    small = render(load_session(files_for_transcript(tmp_path / "projects" / "-p" / "s1.jsonl"), prices.cost),
+                   prices, {}, now=0)
+    assert "/compact" in small
+    write_jsonl(path, [user("a"), assistant("m1", "r1", usage(inp=10, out=100, cw5=50_000), when=T_LAST)])
+    assert "/compact" not in render(load_session(files_for_transcript(path), prices.cost), prices, {}, now=0)
+
+
 @pytest.mark.parametrize(("model_id", "name"), [
     ("claude-opus-4-6", "Opus 4.6"), ("claude-3-5-haiku-20241022", "Haiku 3.5"),
     ("claude-sonnet-4-5[1m]", "Sonnet 4.5"), ("claude-haiku-4-5-20251001", "Haiku 4.5")])

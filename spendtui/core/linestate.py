@@ -50,7 +50,7 @@ try:  # CPython's blake2 without hashlib's OpenSSL start-up
 except ImportError:  # pragma: no cover - other interpreters
     from hashlib import blake2b as _blake2b
 
-FORMAT = 6  # bump when the state's shape or the accounting rules change
+FORMAT = 7  # bump when the state's shape or the accounting rules change
 STATE_DIR = "statusline"
 KEYS_MAGIC = b"SPENDTUI-KEYS-2\n"
 KEYS_HEAD = len(KEYS_MAGIC) + 16  # magic, then the token the state's JSON names
@@ -680,6 +680,10 @@ class Accounts:
         self.current_model: str | None = None
         self.context_peak = 0
         self.seq = 0
+        # the first main-chain call's prompt: the system prompt, tools, memory files and
+        # the first message, about what a /compact leaves besides its summary
+        self.first_key: Key | None = None
+        self.first_prompt = 0
 
     # ------------------------------------------------------------ counting
     def _apply(self, c: Call, sign: int) -> None:
@@ -742,6 +746,8 @@ class Accounts:
                     del self.by_mid[mid]  # the main-chain copy takes its place
         else:
             if u[1] >= existing.usage[1] and u != existing.usage:
+                if key == self.first_key:
+                    self.first_prompt = _prompt(u)
                 self._apply(existing, -1)
                 existing.usage = u
                 existing.model = model
@@ -756,6 +762,8 @@ class Accounts:
         self.calls[key] = c
         self.by_mid.setdefault(mid, key)
         if main:
+            if self.first_key is None:
+                self.first_key, self.first_prompt = key, _prompt(u)
             self.main_tail.append(c)
             if len(self.main_tail) > 2 * TTL_LOOKBACK:
                 del self.main_tail[:-TTL_LOOKBACK]
@@ -787,15 +795,45 @@ class Accounts:
                           else (0, 0, prompt, 0, prompt, 0, 0, 0, None, None, None))
                 k, kp = self.pricer.cost(last.model, cold_u, last.day)
                 d.warm, d.cold = (w if wp else None), (k if kp else None)
+            d.advice = compact_advice(d.context, self.first_prompt,
+                                      lambda u: self.pricer.cost(last.model, u, last.day))
         return d
+
+
+# context.advisor's pruning rule, reduced to what the line knows (no context analysis)
+LARGE_CONTEXT = 150_000
+SUMMARY_TOKENS = 4_000
+COMPACT_PROMPT_TOKENS = 1_500
+PRUNE_MIN_TOKENS = 10_000
+PRUNE_MAX_BREAKEVEN = 10
+
+
+def compact_advice(context: int, first_prompt: int, cost: Any) -> tuple[int, int] | None:
+    """(saving per call, calls to break even) of a /compact now, when the context is past
+    LARGE_CONTEXT and a compaction would pay for itself within PRUNE_MAX_BREAKEVEN calls.
+    What stays after it is estimated as the first call's prompt plus the summary.
+    ``cost(usage_tuple) -> (pico, priced)`` prices a usage at the newest call's model."""
+    if context < LARGE_CONTEXT or first_prompt <= 0:
+        return None
+    after = first_prompt + SUMMARY_TOKENS
+    tokens = context - after
+    if tokens < PRUNE_MIN_TOKENS:
+        return None
+    per_call, ok = cost((0, 0, 0, tokens, 0, 0, 0, 0, None, None, None))
+    # the summarising call: reads the context, writes the summary, caches what is left
+    once, ok2 = cost((COMPACT_PROMPT_TOKENS, SUMMARY_TOKENS, after, context, after, 0, 0, 0, None, None, None))
+    if not (ok and ok2) or per_call <= 0:
+        return None
+    k = -(-once // per_call)
+    return (per_call, k) if k <= PRUNE_MAX_BREAKEVEN else None
 
 
 class LineData:
     """The numbers of one status line, without the clock (the TTL countdown is
     computed at render time)."""
 
-    __slots__ = ("cache_at", "cold", "context", "cost_pico", "current_model", "ttl", "unpriced", "warm",
-                 "window")
+    __slots__ = ("advice", "cache_at", "cold", "context", "cost_pico", "current_model", "ttl", "unpriced",
+                 "warm", "window")
 
     def __init__(self, current_model: str | None, cost_pico: int, unpriced: bool, context: int,
                  window: int) -> None:
@@ -808,6 +846,7 @@ class LineData:
         self.ttl = CACHE_TTL_5M
         self.warm: int | None = None
         self.cold: int | None = None
+        self.advice: tuple[int, int] | None = None  # compact_advice()
 
     def as_tuple(self) -> tuple[Any, ...]:
         return tuple(getattr(self, n) for n in self.__slots__)
@@ -1215,6 +1254,8 @@ def _warm(doc: dict[str, Any], path: str, store: Store) -> Result:
     acc.by_mid = {m: (k0, k1) for m, k0, k1 in a["by_mid"]}
     acc.cost_pico, acc.unpriced, acc.current_model = a["cost"], a["unpriced"], a["model"]
     acc.context_peak, acc.seq = a["peak"], a["seq"]
+    fk, acc.first_prompt = a["first"]
+    acc.first_key = (fk[0], fk[1]) if fk else None
     acc.old = OldKeys(store, doc["keys"])
     try:
         return _read_on_all(doc, path, store, acc)
@@ -1268,6 +1309,7 @@ def _dump(doc: dict[str, Any], acc: Accounts, main: Any) -> tuple[dict[str, Any]
         "by_mid": by_mid,
         "cost": acc.cost_pico, "unpriced": acc.unpriced, "model": acc.current_model,
         "peak": acc.context_peak, "seq": acc.seq,
+        "first": [list(acc.first_key) if acc.first_key else None, acc.first_prompt],
     }
     doc["rates"] = acc.pricer.rates
     doc["windows"] = acc.pricer.windows

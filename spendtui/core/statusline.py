@@ -93,6 +93,17 @@ def line_data(model: SessionModel, prices: Any) -> LineData:
     ci = cache_info(model, prices)
     if ci is not None:
         d.cache_at, d.ttl, d.warm, d.cold = ci.last_call_at, ci.ttl, ci.warm_pico, ci.cold_pico
+    if model.main_calls and d.cache_at is not None:
+        from spendtui.core.linestate import compact_advice
+        from spendtui.core.usage import Usage
+
+        last = model.main_calls[-1]
+
+        def cost(u: tuple[Any, ...]) -> tuple[int, bool]:
+            c = prices.cost(last.model, Usage(u[0], u[1], u[2], u[3], u[4], u[5], u[6]), last.timestamp)
+            return c.total_pico, c.priced
+
+        d.advice = compact_advice(d.context, model.main_calls[0].usage.prompt_tokens, cost)
     return d
 
 
@@ -120,6 +131,8 @@ def render_line(d: LineData, hook: dict[str, Any], now: float | None = None, adv
             parts.append("cache cold")
     if budget:
         parts.append(budget)
+    if advice is None and d.advice is not None:
+        advice = f"/compact saves {_money(d.advice[0])}/call"
     if advice:
         parts.append(advice)
     return " · ".join(parts)
