@@ -186,6 +186,17 @@ def test_totals_and_analysis_equal_a_one_shot_read(followed: dict[str, Any]) -> 
     one_shot = session_summary(model, prices, now=0)
     analyzer.merge_into(one_shot, now=0)
     assert json.loads(json.dumps(live, default=str)) == json.loads(json.dumps(one_shot, default=str))
+    # a day budget counts every call of the day, not only those whose details are kept
+    from datetime import timezone
+
+    from spendtui.core.budget import Budgets, BudgetTracker
+
+    tracker = BudgetTracker(Budgets(day_pico=10**15, month_pico=10**15), tz=timezone.utc)
+    tracker.track(follower.model)
+    end = follower.model.ended.timestamp() if follower.model.ended else 0.0
+    day = next(s for s in tracker.states(end) if s.scope == "day")
+    assert day.spent_pico == model.cost_pico == follower.model.cost_pico
+    assert len(follower.model.cost_by_minute) <= (end - follower.model.started.timestamp()) / 60 + 1
     stats: LiveStats = followed["stats"]
     whole = LiveStats(prices)
     whole.rebuild(model)

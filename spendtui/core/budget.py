@@ -160,6 +160,34 @@ class SpendIndex:
         idx.recent.sort()
         return idx
 
+    @classmethod
+    def of_model(
+        cls,
+        model: SessionModel,
+        tz: tzinfo | None,
+        now: float,
+        keep_recent: float | None = RECENT_KEEP,
+        undated_at: float | None = None,
+    ) -> SpendIndex:
+        """Index a model from its spend by minute: every counted call, those a long live session
+        let go of the details of included, in work proportional to the minutes, not the calls.
+        The burn rate then sees calls at the start of their minute."""
+        idx = cls(total_pico=model.cost_pico)
+        quarters: Counter[int] = Counter()  # every zone's midnight falls on a quarter hour
+        for minute, pico in model.cost_by_minute.items():
+            quarters[minute // 15] += pico
+            epoch = minute * 60.0
+            if keep_recent is None or epoch >= now - keep_recent:
+                idx.recent.append((epoch, pico))
+        for quarter, pico in quarters.items():
+            if pico:
+                idx.by_day[_local(datetime.fromtimestamp(quarter * 900.0, timezone.utc), tz).date()] += pico
+        if model.cost_undated and undated_at is not None:
+            idx.by_day[_local(datetime.fromtimestamp(undated_at, timezone.utc), tz).date()] += model.cost_undated
+            idx.recent.append((undated_at, model.cost_undated))
+        idx.recent.sort()
+        return idx
+
 
 def _period(scope: str, day: date) -> str:
     return day.isoformat() if scope == "day" else f"{day.year:04d}-{day.month:02d}"
@@ -356,17 +384,19 @@ class BudgetTracker:
         with self._lock:
             if self.live.get(model.session_id) is model:
                 del self.live[model.session_id]
-                self.history.sessions[model.session_id] = SpendIndex.of_calls(
-                    model.calls.values(), self.tz, now, keep_recent=RECENT_KEEP)
+                self.history.sessions[model.session_id] = SpendIndex.of_model(model, self.tz, now)
                 self._cache.pop(model.session_id, None)
 
     def _live_index(self, model: SessionModel, now: float) -> SpendIndex:
-        """Rebuilt only when the model changed (lines read, cost or call count moved)."""
+        """Rebuilt only when the model changed (lines read, cost or call count moved), from its
+        spend by minute: all of its calls (not only those whose details it keeps), in work that
+        grows with the session's minutes, not its calls. Two hours back are enough for the burn
+        rate (its window is one): ``now`` only moves on."""
         version = (id(model), model.lines_read, model.cost_pico, model.counted_calls)
         hit = self._cache.get(model.session_id)
         if hit is not None and hit[0] == version:
             return hit[1]
-        idx = SpendIndex.of_calls(model.calls.values(), self.tz, now, undated_at=now)
+        idx = SpendIndex.of_model(model, self.tz, now, keep_recent=max(RECENT_KEEP, self.window), undated_at=now)
         self._cache[model.session_id] = (version, idx)
         return idx
 

@@ -312,6 +312,11 @@ class SessionModel:
         self.cost_by_model: Counter[str] = Counter()
         self.cost_by_kind: Counter[str] = Counter()  # input, output, cache_write_5m/1h, cache_read, web_search
         self.calls_by_model: Counter[str] = Counter()
+        # spend by minute (epoch // 60) of the call, and of calls without a time: day and month
+        # budgets sum it by local day (every time zone's midnight falls on a whole minute),
+        # retired calls included; one entry per minute with calls, not per call
+        self.cost_by_minute: Counter[int] = Counter()
+        self.cost_undated = 0
         self.counted_calls = 0
         self.counted_main_calls = 0
         self.subagent_cost_pico = 0
@@ -355,6 +360,14 @@ class SessionModel:
         if isinstance(self.__dict__.get("_turn_ts"), list):
             self._turn_ts = array("d", self._turn_ts)
         self.__dict__.setdefault("_turns_retired", 0)
+        if "cost_by_minute" not in self.__dict__:  # from the calls kept (older ones were not timed then)
+            self.cost_by_minute, self.cost_undated = Counter(), 0
+            for call in self.calls.values():
+                if not call.billed_elsewhere and call.cost is not None:
+                    if call.timestamp is None:
+                        self.cost_undated += call.cost.total_pico
+                    elif call.cost.total_pico:
+                        self.cost_by_minute[int(call.timestamp.timestamp() // 60)] += call.cost.total_pico
 
     # ---------------------------------------------------------------- events
     def _emit(self, event: str, payload: Any) -> None:
@@ -792,6 +805,15 @@ class SessionModel:
         priced = cost is not None and cost.priced
         self.cost_pico += sign * pico
         self.cost_by_model[call.model] += sign * pico
+        if call.timestamp is None:
+            self.cost_undated += sign * pico
+        elif pico:
+            minute = int(call.timestamp.timestamp() // 60)
+            left = self.cost_by_minute[minute] + sign * pico
+            if left:
+                self.cost_by_minute[minute] = left
+            else:
+                del self.cost_by_minute[minute]
         if priced:
             k = self.cost_by_kind
             for kind, attr in _COST_PARTS:
