@@ -37,6 +37,14 @@ CLEAR_MARKERS = (b"<command-name>/clear</command-name>",)
 IDLE_SWITCH_SECONDS = 30.0  # a new session in the project after this much quiet is "the active one"
 STREAM_BATCH = 2_000  # events handed over at a time while a history is read
 RETAIN_CALLS = 5_000  # calls whose details a live session keeps; older ones live on in the totals
+COLD_AFTER_SECONDS = 30.0
+"""A sub-agent file that has not grown for this long is looked at only every COLD_POLL_SECONDS
+(a finished sub-agent's file is never written again; a long session has hundreds)."""
+COLD_POLL_SECONDS = 1.0
+"""Also how often folders are listed again even if their mtime says nothing changed (a file
+made in the same clock tick as our listing leaves the mtime as it was)."""
+MTIME_TRUST_NS = 10_000_000
+"""A folder's mtime vouches for its listing only once it is older than a kernel clock tick."""
 
 
 @dataclass(slots=True)
@@ -145,6 +153,15 @@ class SessionFollower:
         self._gone: set[Path] = set()  # deleted files we already said were gone
         self._last_growth = time.time()
         self.started = time.time()
+        # Work per poll must not grow with the files a long session made: idle sub-agent files
+        # are looked at once a second, and folders are listed again only when they changed.
+        self._grew_at: dict[Path, float] = {}  # monotonic time each file last grew (or was first seen)
+        self._cold_sweep = 0.0
+        self._sweeping = True  # this poll looks at everything (once a second)
+        # (what for, folder) -> the folder's mtime_ns when last listed, if old enough to trust
+        self._listed: dict[tuple[str, Path], int] = {}
+        self._walked: list[Path] = []  # the folders under the session's folder, as last walked
+        self._flat_undecided = False  # a flat agent-*.jsonl we could not place yet: list again
 
     # -------------------------------------------------------------- setup
     @property
@@ -200,6 +217,7 @@ class SessionFollower:
         self._known_mains = {s.main for s in scan_project(self.project_dir).values() if s.main}
         self._gone = set()
         self._last_growth = time.time()
+        self._grew_at, self._listed, self._walked = {}, {}, []
         return self._drain()
 
     def rebuild_with(self, on_model: Callable[[SessionModel], None], lock: Any) -> tuple[SessionModel, list[Event]]:
@@ -245,7 +263,14 @@ class SessionFollower:
     def poll(self) -> list[Event]:
         """Apply new bytes of every file of the session; notice new agents and /clear."""
         grew = False
+        now = time.monotonic()
+        sweep = self._sweeping = now - self._cold_sweep >= COLD_POLL_SECONDS
+        if sweep:
+            self._cold_sweep = now
         for path, (reader, src) in list(self.readers.readers.items()):
+            cold = src.agent_id is not None and now - self._grew_at.setdefault(path, now) > COLD_AFTER_SECONDS
+            if cold and not sweep:
+                continue  # an idle sub-agent file: looked at in the next sweep
             change = reader.changed_identity()
             if change in ("replaced", "truncated", "rewritten"):
                 self._pending.append(Event("reset", {"file": str(path), "why": change}, self.files.session_id))
@@ -267,6 +292,7 @@ class SessionFollower:
                 before = reader.offset
                 feed_file(self.model, reader, src, final=False)
                 grew = grew or reader.offset != before
+                self._grew_at[path] = now
         grew = self._new_agent_files() or grew
         if grew:
             self._last_growth = time.time()
@@ -280,25 +306,35 @@ class SessionFollower:
         Only this session's folder and new flat ``agent-*.jsonl`` names are looked
         at, so the cost does not grow with the number of sessions in the project.
         """
-        known = {a.path: a for a in self.files.agents}
         added = False
         sid = self.files.session_id
         candidates: list[AgentFile] = []
         sdir = self.project_dir / sid
-        if _is_dir(sdir):
-            for root, _dirs, names in os.walk(sdir):
-                for name in names:
-                    if name.endswith(".jsonl"):
-                        p = Path(root) / name
-                        if p not in known:
-                            candidates.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
-                        elif known[p].meta is None:
-                            self._late_meta(known[p])
-        try:
-            flat = [Path(e.path) for e in os.scandir(self.project_dir)
-                    if e.name.startswith("agent-") and e.name.endswith(".jsonl")]
-        except OSError:
-            flat = []
+        walk = not self._walked or not all(self._unchanged("walk", d) for d in self._walked)
+        list_flat = self._flat_undecided or not self._unchanged("flat", self.project_dir)
+        known = {a.path: a for a in self.files.agents} if walk or list_flat else {}
+        if walk:
+            walked: list[Path] = []
+            if _is_dir(sdir):
+                for root, _dirs, names in os.walk(sdir):
+                    walked.append(self._mark("walk", Path(root)))
+                    for name in names:
+                        if name.endswith(".jsonl"):
+                            p = Path(root) / name
+                            if p not in known:
+                                candidates.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
+                            elif known[p].meta is None:
+                                self._late_meta(known[p])
+            self._walked = walked
+        flat: list[Path] = []
+        if list_flat:  # the project folder gained or lost a file since we last listed it
+            self._mark("flat", self.project_dir)
+            try:
+                flat = [Path(e.path) for e in os.scandir(self.project_dir)
+                        if e.name.startswith("agent-") and e.name.endswith(".jsonl")]
+            except OSError:
+                flat = []
+            self._flat_undecided = False
         for p in flat:
             if p in known or p in self._foreign_flat:
                 continue
@@ -306,6 +342,8 @@ class SessionFollower:
                 candidates.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
             elif _size(p) > 0:
                 self._foreign_flat.add(p)  # another session's agent: never look again
+            else:
+                self._flat_undecided = True  # empty yet: whose it is shows later
         for af in candidates:
             self.files.agents.append(af)
             src = Source(af.path, agent_id=af.agent_id, meta=af.load_meta())
@@ -319,6 +357,31 @@ class SessionFollower:
                 feed_file(self.model, self.readers.reader_for(main, src), src, final=False)
                 added = True
         return added
+
+    def _mark(self, why: str, d: Path) -> Path:
+        """Remember ``d``'s mtime before listing it (for ``why``), if old enough to vouch for
+        the listing."""
+        try:
+            m = os.stat(d).st_mtime_ns
+        except OSError:
+            self._listed.pop((why, d), None)
+            return d
+        if time.time_ns() - m > MTIME_TRUST_NS:
+            self._listed[(why, d)] = m
+        else:
+            self._listed.pop((why, d), None)  # changed just now: list it again next time
+        return d
+
+    def _unchanged(self, why: str, d: Path) -> bool:
+        """Has ``d`` kept the entries it had when last listed for ``why``? (A file added,
+        removed or renamed in it changes its mtime; a file growing does not.)"""
+        m = self._listed.get((why, d))
+        if m is None or self._sweeping:
+            return False
+        try:
+            return os.stat(d).st_mtime_ns == m
+        except OSError:
+            return False
 
     def _late_meta(self, af: AgentFile) -> None:
         """``agent-<id>.meta.json`` may land after the agent's first lines."""
@@ -335,6 +398,9 @@ class SessionFollower:
 
     def _check_new_session(self) -> None:
         """After /clear Claude Code writes a new session file in the same project."""
+        if self._unchanged("mains", self.project_dir):
+            return  # no file came or went
+        self._mark("mains", self.project_dir)
         try:
             mains = {Path(e.path) for e in os.scandir(self.project_dir)
                      if e.name.endswith(".jsonl") and not e.name.startswith("agent-") and e.is_file()}

@@ -1,0 +1,86 @@
+"""A poll's work does not grow with the files a long session made (issue #6).
+
+A long session leaves hundreds of finished sub-agent files. The follower looks at an idle
+one only in its once-a-second sweep, and lists the session's folders only when their
+mtime says a file came or went (or in that sweep). Counted: file checks and listings.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spendtui.core import follow
+from spendtui.core.follow import SessionFollower
+from spendtui.core.jsonl import LineReader
+from spendtui.core.paths import scan_project
+from tests.records import append_jsonl, assistant, ts, usage, user, write_jsonl
+
+SID = "cold-s1"
+
+
+def _agent(proj: Path, aid: str, i: int) -> Path:
+    return write_jsonl(proj / SID / "subagents" / f"agent-{aid}.jsonl",
+                       [assistant(f"m{aid}", f"r{aid}", usage(3, 5, cw5=100), session=SID, when=ts(i, 1),
+                                  sidechain=True, agent_id=aid)])
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    n = {"checks": 0, "walks": 0}
+    real_check, real_walk = LineReader.changed_identity, os.walk
+
+    def check(self: LineReader) -> Any:
+        n["checks"] += 1
+        return real_check(self)
+
+    def walk(*a: Any, **k: Any) -> Any:
+        n["walks"] += 1
+        return real_walk(*a, **k)
+
+    monkeypatch.setattr(LineReader, "changed_identity", check)
+    monkeypatch.setattr(follow.os, "walk", walk)
+    monkeypatch.setattr(follow, "COLD_AFTER_SECONDS", 0.05)
+    return n
+
+
+def test_idle_subagent_files_wait_for_the_sweep(tmp_path: Path, counted: dict[str, int]) -> None:
+    proj = tmp_path / "projects" / "-tmp-proj"
+    main = write_jsonl(proj / f"{SID}.jsonl", [user("go", session=SID, when=ts(0, 0)),
+                                              assistant("m0", "r0", usage(3, 5), session=SID, when=ts(1, 0))])
+    agents = [_agent(proj, f"a{i:03d}", i) for i in range(40)]
+    f = SessionFollower(scan_project(proj)[SID], None)
+    f.load(on_events=lambda _b: None)
+    assert f.model.counted_calls == 41
+    f.poll()  # first sight of every file
+    time.sleep(0.1)  # the agents go cold; the folders' mtimes get old enough to vouch for them
+    f.poll()  # a sweep: lists the folders, looks at every file
+    counted["checks"] = counted["walks"] = 0
+    for _ in range(20):
+        f.poll()
+    # only the main file is looked at, and no folder is listed again
+    assert counted == {"checks": 20, "walks": 0}
+
+    # a cold agent writes again: seen at the next sweep, not lost
+    append_jsonl(agents[3], [assistant("ma003b", "ra003b", usage(3, 7), session=SID, when=ts(50, 1),
+                                       sidechain=True, agent_id="a003")])
+    f.poll()
+    assert f.model.counted_calls == 41
+    f._cold_sweep = 0.0  # as a second later
+    events = f.poll()
+    assert [e.kind for e in events] == ["api_call"] and f.model.counted_calls == 42
+
+    # a new agent file changes its folder's mtime: found at once, without waiting for a sweep
+    time.sleep(0.05)
+    f.poll()
+    counted["walks"] = 0
+    _agent(proj, "a999", 59)
+    events = f.poll()
+    assert counted["walks"] == 1 and f.model.counted_calls == 43
+    assert any(e.kind == "subagent_start" for e in events)
+    append_jsonl(main, [assistant("m1", "r1", usage(3, 5), session=SID, when=ts(2, 2))])
+    assert [e.kind for e in f.poll()] == ["api_call"]  # the main file never waits
