@@ -34,7 +34,7 @@ from spendtui.core.model import ApiCall
 from spendtui.core.usage import Usage
 
 if TYPE_CHECKING:
-    from spendtui.core.context.analyzer import ContextAnalyzer
+    from spendtui.core.context.analyzer import CallFacts, ContextAnalyzer
     from spendtui.core.context.cache import Miss
 
 PICO = 10**12
@@ -197,9 +197,17 @@ class Advisor:
                 self.batch_first[new] = call.timestamp
         self._path_calls[path].add(call.key)
 
-    def call_read_only(self, call: ApiCall) -> bool:
+    def call_read_only(self, call: ApiCall | CallFacts) -> bool:
+        known = getattr(call, "read_only", None)  # a CallFacts carries the answer
+        if known is not None:
+            return bool(known)
         ids = call.tool_use_ids
         return bool(ids) and all(self._ro.get(t, False) for t in ids)
+
+    def forget_tools(self, call: ApiCall) -> None:
+        """The call's tools were weighed for good (its ``CallFacts`` keeps the answer)."""
+        for t in call.tool_use_ids:
+            self._ro.pop(t, None)
 
     def _edit_heavy(self, turn: int) -> bool:
         total, edits = self.a.turn_tools.get(turn, (0, 0))

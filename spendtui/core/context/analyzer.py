@@ -99,13 +99,17 @@ class CallFacts:
     agent_id: str | None
     billed_elsewhere: bool
     tools: tuple[str, ...]
-    tool_use_ids: tuple[str, ...]
     cost_pico: int
+    read_only: bool  # all its tool uses read-only (model routing): its tool ids are not kept
 
     @classmethod
-    def of(cls, call: ApiCall) -> CallFacts:
+    def of(cls, call: ApiCall, read_only: bool) -> CallFacts:
         return cls(call.key, call.model, call.usage, call.timestamp, call.agent_id, call.billed_elsewhere,
-                   tuple(call.tools), tuple(call.tool_use_ids), call.cost_pico)
+                   tuple(call.tools), call.cost_pico, read_only)
+
+    @property
+    def tool_use_ids(self) -> tuple[str, ...]:
+        return ()
 
 
 class GrowthLog:
@@ -694,7 +698,8 @@ class ContextAnalyzer:
             call = self.call_index.get(key)
             if not isinstance(call, ApiCall):
                 continue
-            facts = CallFacts.of(call)
+            facts = CallFacts.of(call, self.advisor.call_read_only(call))
+            self.advisor.forget_tools(call)
             self.call_index[key] = facts
             comp = self.compositions.get(key)
             if comp is not None and comp.index < len(self.main_calls) and self.main_calls[comp.index] is call:

@@ -29,6 +29,7 @@ one (``model_changed``, ``system_changed``, ``tools_changed``,
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -112,7 +113,7 @@ class CacheAnalyzer:
         self.ttl = TTL_5M
         self.read_tokens = 0
         self.prompt_tokens = 0
-        self.per_call: dict[tuple[str, str], float] = {}
+        self.per_call = array("d")  # hit ratio of each main call, in order (one float each)
 
     def _cost(self, model: str, u: Usage, when: datetime | None) -> int:
         if self.prices is None:
@@ -126,7 +127,7 @@ class CacheAnalyzer:
         prompt = u.prompt_tokens
         self.prompt_tokens += prompt
         self.read_tokens += u.cache_read_input_tokens
-        self.per_call[call.key] = u.cache_read_input_tokens / prompt if prompt else 0.0
+        self.per_call.append(u.cache_read_input_tokens / prompt if prompt else 0.0)
         if prev is None:
             self.ttl = ttl_of(u, self.ttl)
             return None

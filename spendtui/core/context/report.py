@@ -109,7 +109,7 @@ def cache(a: ContextAnalyzer) -> dict[str, Any]:
     return {
         "hit_ratio": round(read / prompt, 4) if prompt else 0.0,
         "main_hit_ratio": round(a.cache.hit_ratio, 4),
-        "per_call": [round(a.cache.per_call.get(c.key, 0.0), 4) for c in a.main_calls],
+        "per_call": [round(x, 4) for x in a.cache.per_call],  # one per main call, in order
         "ttl_seconds": int(a.cache.ttl),
         "misses": misses,
         "extra_cost_usd": usd(sum(x.extra_pico for x in a.cache.misses)),
