@@ -211,6 +211,11 @@ def _memoized(args: argparse.Namespace, key: list[Any], compute: Compute) -> Any
         return _memoized_run(args, key, compute)
 
 
+def _plain_paths(plains: list[Any]) -> list[str]:
+    """The transcripts of sessions in batch._plain form: main, then sub-agent files."""
+    return [f for _sid, _proj, main, agents in plains for f in ([main] if main else []) + [a[1] for a in agents]]
+
+
 def _memoized_run(args: argparse.Namespace, key: list[Any], compute: Compute) -> Any:
     if getattr(args, "no_cache", False):
         return compute(_discover(args), None)
@@ -221,7 +226,7 @@ def _memoized_run(args: argparse.Namespace, key: list[Any], compute: Compute) ->
     from spendtui.core.tree import Memo, price_sources
 
     pds = projects_dirs(_claude_dirs(args))
-    memo = Memo(config.cache_dir() / "sessions", [*key, [str(p) for p in pds]])
+    memo = Memo(config.cache_dir() / "sessions", [*key, [str(p) for p in pds]], paths_of=_plain_paths)
     sources = price_sources()
     found = memo.get(sources)
     if found.value is not None:
@@ -241,9 +246,8 @@ def _memoized_run(args: argparse.Namespace, key: list[Any], compute: Compute) ->
     if "\0" not in visited:
         from spendtui.core.cache import SessionCache
 
-        files = [f for _sid, _proj, main, agents in plains for f in ([main] if main else []) + [a[1] for a in agents]]
         writer = SessionCache(prices=None)
-        memo.put(sources, visited, files, value, started, writer._write_bytes, sessions=plains)
+        memo.put(sources, visited, _plain_paths(plains), value, started, writer._write_bytes, sessions=plains)
     return value
 
 

@@ -151,6 +151,6 @@ def test_nothing_is_kept_when_a_file_was_written_during_the_run(tmp_path: Path) 
 
 def test_a_corrupt_memo_is_ignored(tmp_path: Path) -> None:
     memo = Memo(tmp_path, ["k"])
-    for blob in (b"", b"not json", b"[1,2]", b'{"format":2,"sources":[1],"dirs":5,"files":[],"value":1}'):
+    for blob in (b"", b"not json", b"[1,2]", b'{"format":3,"sources":[1],"dirs":5,"files":[],"paths":[],"value":1}'):
         memo.path.write_bytes(blob)
         assert _found(memo, [1]) == NOTHING

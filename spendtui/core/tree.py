@@ -20,7 +20,7 @@ from typing import Any
 
 from spendtui.core.jsonl import dumps, loads
 
-FORMAT = 2
+FORMAT = 3
 SAFETY_NS = 100_000_000  # file times are coarse (a few ms): count a write this close to the start as after it
 
 
@@ -56,7 +56,11 @@ class Lookup:
 class Memo:
     """One kept answer, for one command and its arguments, in the cache dir."""
 
-    def __init__(self, root: Path, key: Sequence[Any]) -> None:
+    def __init__(self, root: Path, key: Sequence[Any],
+                 paths_of: Callable[[Any], list[str]] | None = None) -> None:
+        """``paths_of(sessions)``: the transcript paths of a kept session list, in the order
+        ``put`` is given them, so they need not be kept twice."""
+        self.paths_of = paths_of
         digest = hashlib.sha256(dumps([FORMAT, *key])).hexdigest()[:20]
         self.path = root / f"memo-{digest}.json"
         self.dirs: list[list[Any]] = []  # the folders of the kept answer, once read
@@ -81,7 +85,14 @@ class Memo:
                 if stat(path).st_mtime_ns != mtime:
                     return miss
             grown: set[str] = set()
-            for path, size, mtime, ino in doc["files"]:
+            paths = doc["paths"]
+            if paths is None:
+                if self.paths_of is None:
+                    return miss
+                paths = self.paths_of(doc["sessions"])
+            if len(paths) != len(doc["files"]):
+                return miss
+            for path, (size, mtime, ino) in zip(paths, doc["files"], strict=True):
                 st = stat(path)
                 if st.st_mtime_ns != mtime or st.st_size != size:
                     if st.st_ino != ino or st.st_size < size:
@@ -113,12 +124,14 @@ class Memo:
                 return False
             d_out.append([d, m])
         f_out = []
-        for f in files:
-            sig = _stat_sig(str(f))
+        paths = [str(f) for f in files]
+        for f in paths:
+            sig = _stat_sig(f)
             if sig is None or sig[1] >= fresh:
                 return False
-            f_out.append([str(f), sig[0], sig[1], sig[2]])
-        doc = {"format": FORMAT, "sources": sources, "dirs": d_out, "files": f_out, "value": value,
-               "sessions": sessions}
+            f_out.append(sig)
+        derived = sessions is not None and self.paths_of is not None and self.paths_of(sessions) == paths
+        doc = {"format": FORMAT, "sources": sources, "dirs": d_out, "files": f_out,
+               "paths": None if derived else paths, "value": value, "sessions": sessions}
         write(self.path, dumps(doc))
         return True
