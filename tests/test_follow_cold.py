@@ -84,3 +84,33 @@ def test_idle_subagent_files_wait_for_the_sweep(tmp_path: Path, counted: dict[st
     assert any(e.kind == "subagent_start" for e in events)
     append_jsonl(main, [assistant("m1", "r1", usage(3, 5), session=SID, when=ts(2, 2))])
     assert [e.kind for e in f.poll()] == ["api_call"]  # the main file never waits
+
+
+def test_a_clear_line_written_after_the_new_file_was_first_seen_is_followed(tmp_path: Path) -> None:
+    """Claude Code starts the session after /clear with a mode line, a file-history snapshot
+    and a prompt before the /clear command: a poll can see the file before that line. The
+    file is read again (for a while), not judged once at first sight."""
+    proj = tmp_path / "projects" / "-tmp-proj"
+    write_jsonl(proj / "s1.jsonl", [user("a", session="s1"), assistant("msg_1", "req_1", usage(out=5))])
+    f = SessionFollower(scan_project(proj)["s1"], None)
+    f.load(on_events=lambda _b: None)
+    s2 = write_jsonl(proj / "s2.jsonl", [{"type": "mode", "mode": "default", "sessionId": "s2"},
+                                         user("earlier prompt", session="s2")])
+    assert f.poll() == [] and f.files.session_id == "s1"
+    append_jsonl(s2, [user("<command-name>/clear</command-name>\n<command-message>clear</command-message>",
+                           session="s2"), assistant("msg_2", "req_2", usage(out=9), session="s2")])
+    events = f.poll()
+    assert events[0].kind == "clear" and f.files.session_id == "s2"
+    assert f.model.counted_calls == 1 and f.model.tokens["output"] == 9
+
+
+def test_a_parallel_session_is_still_not_followed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    proj = tmp_path / "projects" / "-tmp-proj"
+    write_jsonl(proj / "s1.jsonl", [user("a", session="s1"), assistant("msg_1", "req_1", usage(out=5))])
+    f = SessionFollower(scan_project(proj)["s1"], None)
+    f.load(on_events=lambda _b: None)
+    write_jsonl(proj / "other.jsonl", [user("unrelated", session="other")])
+    assert f.poll() == [] and f.files.session_id == "s1"
+    monkeypatch.setattr(follow, "CLEAR_RECHECK_SECONDS", 0.0)
+    time.sleep(0.01)
+    assert f.poll() == [] and not f._young_mains  # let go of after the re-check window

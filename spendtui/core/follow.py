@@ -37,6 +37,8 @@ CLEAR_MARKERS = (b"<command-name>/clear</command-name>",)
 IDLE_SWITCH_SECONDS = 30.0  # a new session in the project after this much quiet is "the active one"
 STREAM_BATCH = 2_000  # events handed over at a time while a history is read
 RETAIN_CALLS = 5_000  # calls whose details a live session keeps; older ones live on in the totals
+CLEAR_RECHECK_SECONDS = 10.0
+"""A new session file seen before its /clear line was written is read again for this long."""
 COLD_AFTER_SECONDS = 30.0
 """A sub-agent file that has not grown for this long is looked at only every COLD_POLL_SECONDS
 (a finished sub-agent's file is never written again; a long session has hundreds)."""
@@ -162,6 +164,7 @@ class SessionFollower:
         self._listed: dict[tuple[str, Path], int] = {}
         self._walked: list[Path] = []  # the folders under the session's folder, as last walked
         self._flat_undecided = False  # a flat agent-*.jsonl we could not place yet: list again
+        self._young_mains: dict[Path, float] = {}  # new session files (monotonic first sight) not yet /clear
 
     # -------------------------------------------------------------- setup
     @property
@@ -217,7 +220,7 @@ class SessionFollower:
         self._known_mains = {s.main for s in scan_project(self.project_dir).values() if s.main}
         self._gone = set()
         self._last_growth = time.time()
-        self._grew_at, self._listed, self._walked = {}, {}, []
+        self._grew_at, self._listed, self._walked, self._young_mains = {}, {}, [], {}
         return self._drain()
 
     def rebuild_with(self, on_model: Callable[[SessionModel], None], lock: Any) -> tuple[SessionModel, list[Event]]:
@@ -397,23 +400,39 @@ class SessionFollower:
             self.model.apply_agent_meta(agent, meta)
 
     def _check_new_session(self) -> None:
-        """After /clear Claude Code writes a new session file in the same project."""
-        if self._unchanged("mains", self.project_dir):
-            return  # no file came or went
-        self._mark("mains", self.project_dir)
-        try:
-            mains = {Path(e.path) for e in os.scandir(self.project_dir)
-                     if e.name.endswith(".jsonl") and not e.name.startswith("agent-") and e.is_file()}
-        except OSError:
-            return
-        new = sorted(mains - self._known_mains, key=_mtime)
-        self._known_mains |= mains
+        """After /clear Claude Code writes a new session file in the same project. Its /clear
+        line is not its first (a mode line, a file-history snapshot and a prompt come before
+        it), so a file seen before that line was written is read again for a while."""
+        listed = not self._unchanged("mains", self.project_dir)
+        if not listed and not self._young_mains:
+            return  # no file came or went, and none is waiting for its /clear line
+        new: list[Path] = []
+        if listed:
+            self._mark("mains", self.project_dir)
+            try:
+                mains = {Path(e.path) for e in os.scandir(self.project_dir)
+                         if e.name.endswith(".jsonl") and not e.name.startswith("agent-") and e.is_file()}
+            except OSError:
+                return
+            new = sorted(mains - self._known_mains, key=_mtime)
+            self._known_mains |= mains
+        now = time.monotonic()
         for path in new:
             if path == self.files.main:
                 continue
             idle = time.time() - self._last_growth
             cwd_ok = self.model.project is None or first_cwd(path, 40) in (None, self.model.project)
             if cwd_ok and (_is_clear_start(path) or idle >= IDLE_SWITCH_SECONDS):
+                self._switch_to(path)
+                return
+            self._young_mains[path] = now
+        for path, seen in list(self._young_mains.items()):
+            if path in new:
+                continue
+            if now - seen > CLEAR_RECHECK_SECONDS:
+                del self._young_mains[path]
+            elif _is_clear_start(path) and (self.model.project is None
+                                            or first_cwd(path, 40) in (None, self.model.project)):
                 self._switch_to(path)
                 return
 
