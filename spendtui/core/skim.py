@@ -200,7 +200,7 @@ class Skim:
         from collections import Counter
 
         from spendtui.core.model import TOKEN_KINDS
-        from spendtui.core.summary import DEFAULT_WINDOW, LONG_WINDOW, iso, usd
+        from spendtui.core.summary import context_window, iso, usd
 
         tokens = dict.fromkeys(TOKEN_KINDS, 0)
         cost_by_model: Counter[str] = Counter()
@@ -224,15 +224,7 @@ class Skim:
                 sub += pico
             else:
                 main_calls += 1
-        window = None
-        if prices is not None and self.current_model:
-            try:
-                window = prices.context_window(self.current_model)
-            except Exception:
-                window = None
-        window = window or DEFAULT_WINDOW
-        if self.context_peak > DEFAULT_WINDOW:
-            window = max(window, LONG_WINDOW)
+        window = context_window(self, prices)  # type: ignore[arg-type]  # same two attributes
         return {
             "session_id": self.session_id,
             "project": self.project,
