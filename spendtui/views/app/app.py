@@ -265,9 +265,15 @@ class SpendApp(App[dict[str, Any] | None]):
                     notices = [*notices, *[Notice("budget", "Budget", a.message(),
                                                   "error" if a.threshold >= 100 else "warning")
                                            for a in budget.check()]]
-                # the analysis shown is the newest refresh's; a fresh one is owed (see ANALYSIS_DUTY)
+                # The analysis shown is the newest refresh's. When a refresh is due now (cheap: a
+                # small session) it is made here, so the batch costs one paint, not two; else it
+                # is owed, and made apart from the batches (see ANALYSIS_DUTY).
+                a = self.analyzer
+                owed = a is not None and a.model is follower.model
+                if owed and self._analysis_due():
+                    notices = [*notices, *self._refresh_or_let_go(a, follower)]
+                    owed = False
                 snap = self._snapshot(stats, follower, budget)
-                owed = self.analyzer is not None and self.analyzer.model is follower.model
                 reanalyse = self.analyse and any(e.kind in ("clear", "reset") for e in events)
                 if not worker.is_cancelled:
                     self.post_message(LiveUpdate(generation, snap, notices, analysis_owed=owed))
@@ -378,6 +384,13 @@ class SpendApp(App[dict[str, Any] | None]):
         self.analysis_refreshes += 1
         return notices
 
+    def _analysis_due(self) -> bool:
+        """May the analysis be refreshed right now (no refresh under way or waiting, and its
+        share of the time allows)? Read from the follower thread: at worst one refresh too many."""
+        if self._analysis_running or self._analysis_timer is not None:
+            return False
+        return time.monotonic() >= self._analysis_done + self._analysis_took * (1 / ANALYSIS_DUTY - 1)
+
     def _schedule_analysis(self) -> None:
         """Refresh the live analysis once its share of the time allows (ANALYSIS_DUTY): at
         once after a cheap refresh, later after a costly one; never two at a time."""
@@ -408,9 +421,13 @@ class SpendApp(App[dict[str, Any] | None]):
             a = self.analyzer
             if a is None or a.model is not follower.model:
                 return
-            # past the size limit the analysis is let go of: its memory is bounded by that limit
-            notices = [] if self._over_analysis_limit(follower) else self._refresh_extras(a, follower)
+            notices = self._refresh_or_let_go(a, follower)
             self.post_message(LiveUpdate(generation, self._snapshot(stats, follower, budget), notices))
+
+    def _refresh_or_let_go(self, a: Any, follower: SessionFollower) -> list[Notice]:
+        """Refresh the live analysis, or, past the size limit, let go of it: its memory is
+        bounded by that limit (under the model lock)."""
+        return [] if self._over_analysis_limit(follower) else self._refresh_extras(a, follower)
 
     def _over_analysis_limit(self, follower: SessionFollower) -> bool:
         """A session that grew past the analysis size limit while we watched loses its analysis,

@@ -25,8 +25,10 @@ class AdvicePanel(Static):
             return
         self.items = items
         self.border_subtitle = headline or ""
+        # a panel of fixed size (its share of the side column): new advice needs no layout pass,
+        # and the TTL countdown's advice changes on every refresh of the analysis
         if not items:
-            self.update(Text("nothing to change: the session is lean", style="dim"))
+            self.update(Text("nothing to change: the session is lean", style="dim"), layout=False)
             return
         text = Text()
         for i, (kind, message, saving) in enumerate(items):
@@ -35,4 +37,4 @@ class AdvicePanel(Static):
             text.append(f"${saving:.2f} " if saving >= 0.005 else "", style="bold green")
             text.append(f"[{kind}] ", style="bold yellow")
             text.append(message)
-        self.update(text)
+        self.update(text, layout=False)

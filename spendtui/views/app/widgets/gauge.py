@@ -59,14 +59,17 @@ class ContextGaugeView(Widget):
             for k, v in parts:
                 acc += v
                 cells += [PART_STYLES.get(k, style)] * (round(acc / total * filled) - len(cells))
+        # one span per run of cells that look alike (a run costs what a cell did: the bar is
+        # redrawn with every main call)
+        looks = [("┃", "bold magenta") if i == mark else ("█", cells[i]) if i < len(cells) else ("░", "dim")
+                 for i in range(width)]
         bar = Text()
-        for i in range(width):
-            if i == mark:
-                bar.append("┃", style="bold magenta")
-            elif i < len(cells):
-                bar.append("█", style=cells[i])
-            else:
-                bar.append("░", style="dim")
+        start = 0
+        for i in range(1, width + 1):
+            if i == width or looks[i] != looks[start]:
+                char, look = looks[start]
+                bar.append(char * (i - start), style=look)
+                start = i
         head = Text.assemble(
             (fmt.tokens(g.current), f"bold {style}"), f" / {fmt.tokens(g.window)} tokens ",
             (f"({100 * g.fraction:.1f}%)", "dim"),

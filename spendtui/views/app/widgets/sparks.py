@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import Label, Sparkline
 
 from spendtui.views.app import format as fmt
+
+SPARK_SECONDS = 1.0
 
 
 class SparkPanel(Vertical):
@@ -31,6 +35,8 @@ class SparkPanel(Vertical):
         self.border_title = title
         self._data: tuple[float, ...] = ()
         self._label = "-"
+        self._shown_at = -SPARK_SECONDS  # monotonic time the sparkline last got new data
+        self._later: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("-")
@@ -38,12 +44,24 @@ class SparkPanel(Vertical):
 
     def show(self, data: Sequence[float], label: str) -> None:
         data = tuple(data)
+        self.query_one(Sparkline)  # still composing: raises before anything is recorded (retried)
         if label != self._label:  # as wide as the panel: a new label needs no layout pass
             self.query_one(Label).update(label, layout=False)
             self._label = label  # only once shown (the panel may still be composing)
         if data != self._data:
             self._data = data
-            self.query_one(Sparkline).data = list(data)
+            wait = self._shown_at + SPARK_SECONDS - time.monotonic()
+            if wait <= 0:
+                self._draw()
+            elif self._later is None:
+                self._later = self.set_timer(wait, self._draw, name="sparkline")
+
+    def _draw(self) -> None:
+        """At most once a second: the bars are a trend over 120 calls, and drawing them (a
+        coloured cell each) was a fifth of a paint."""
+        self._later = None
+        self._shown_at = time.monotonic()
+        self.query_one(Sparkline).data = list(self._data)
 
 
 class Sparks(Horizontal):
