@@ -92,7 +92,8 @@ def writer_alone(rate: float, seconds: float) -> float:
     return (cpu_s() - c0) / (time.monotonic() - t0)
 
 
-async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill: int) -> dict[str, float]:
+async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill: int,
+              trace: int = 0) -> dict[str, float]:
     prices = PriceTable.default()
     tmp = Path(tempfile.mkdtemp(prefix="spendtui-cpu-"))
     w = FastWriter(tmp / "claude", Templates.load(), 1e9, prices, random.Random(6))
@@ -113,6 +114,12 @@ async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill:
                 await pilot.pause(0.1)
         await pilot.pause(1.0)
         writer = Paced(w, rate, stop)
+        first = None
+        if trace:
+            import gc
+            import tracemalloc
+
+            tracemalloc.start(trace)
         prof = cProfile.Profile() if profile else None
         c0, t0, r0, u0, n0 = cpu_s(), time.monotonic(), rss_mb(), app.updates, w.calls_written
         writer.start()
@@ -120,11 +127,22 @@ async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill:
             prof.enable()
         while time.monotonic() - t0 < seconds:
             await pilot.pause(0.25)
+            if trace and first is None and time.monotonic() - t0 > seconds / 3:
+                gc.collect()
+                first = (w.calls_written, tracemalloc.take_snapshot())
         if prof is not None:
             prof.disable()
         stop.set()
         writer.join()
         c1, t1, r1 = cpu_s(), time.monotonic(), rss_mb()
+        if trace and first is not None:
+            gc.collect()
+            n = w.calls_written - first[0]
+            diff = tracemalloc.take_snapshot().compare_to(first[1], "traceback" if trace > 1 else "lineno")
+            print(f"traced growth over the last {n} calls: {sum(d.size_diff for d in diff) / max(1, n):.0f} B/call")
+            for d in diff[:25]:
+                where = " <- ".join(str(f) for f in reversed(d.traceback)) if trace > 1 else str(d.traceback[0])
+                print(f"  {d.size_diff / max(1, n):8.1f} B/call {d.count_diff:+7d}  {where}")
         calls = w.calls_written - n0
         rows = app.dashboard.query_one(CallsTable).row_count
         paints = app.updates - u0
@@ -142,9 +160,10 @@ def main() -> int:
     ap.add_argument("--no-analysis", action="store_true")
     ap.add_argument("--profile", type=int, default=0)
     ap.add_argument("--prefill", type=int, default=0, help="calls written before the app starts")
+    ap.add_argument("--trace", type=int, default=0, help="tracemalloc frames: where the memory grows")
     a = ap.parse_args()
     alone = writer_alone(a.rate, min(20.0, a.seconds))
-    r = asyncio.run(run(a.rate, a.seconds, not a.no_analysis, a.profile, a.prefill))
+    r = asyncio.run(run(a.rate, a.seconds, not a.no_analysis, a.profile, a.prefill, a.trace))
     print(f"rate {a.rate:g}/s for {r['seconds']:.0f} s, analysis {'off' if a.no_analysis else 'on'}, "
           f"prefill {a.prefill}: {r['calls']} calls, {r['paints']} paints, {r['rows']} rows shown")
     print(f"CPU: {100 * r['cpu']:.1f} % of a core in all, writer alone {100 * alone:.1f} %, "
