@@ -21,12 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spendtui.core import skim as skim_mod
 from spendtui.core.batch import ROW_KEYS
 from spendtui.core.cache import light_doc
 from spendtui.core.loader import load_session
 from spendtui.core.paths import SessionFiles, discover
 from spendtui.core.pricing import PriceTable
-from spendtui.core.skim import skim
+from spendtui.core.skim import NotCompact, Skim, skim
 from spendtui.core.summary import session_summary
 from tests import records as R
 from tests.conftest import FIXTURES, SAMPLES
@@ -39,6 +40,27 @@ OLD = 1_700_000_000  # 2023: any file this old is read by the skim, not the full
 @pytest.fixture(scope="module")
 def prices() -> PriceTable:
     return PriceTable.default()
+
+
+NATIVE = skim_mod._native
+
+
+@pytest.fixture(autouse=True, params=["native", "python"])
+def scan_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the compiled byte searches (core/_scan.c) and with the
+    Python ones: the two must give the same figures. Where a C compiler exists the
+    compiled module must have been built (a silent fallback would test one path twice)."""
+    if request.param == "native":
+        if NATIVE is None:
+            if shutil.which("cc") or shutil.which("gcc"):
+                pytest.fail("spendtui.core._scan was not built although a C compiler exists: pip install -e .")
+            pytest.skip("no C compiler here: only the Python path runs")
+        monkeypatch.setattr(skim_mod, "_native", NATIVE)
+        monkeypatch.delenv("SPENDTUI_PURE_SCAN", raising=False)
+    else:
+        monkeypatch.setattr(skim_mod, "_native", None)
+        monkeypatch.setenv("SPENDTUI_PURE_SCAN", "1")
+    return str(request.param)
 
 
 def _full(files: SessionFiles, prices: PriceTable) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -302,3 +324,55 @@ def test_damaged_files_give_the_full_models_figures_or_go_to_the_full_reader(
         same = [k for k in FIELDS if k != "skipped_lines"]
         assert {k: mine[k] for k in same} == {k: full[k] for k in same}
         assert mine["skipped_lines"] <= full["skipped_lines"]
+
+
+# ------------------------------------------------------------ C and Python: the same searches
+_PIECES = [
+    R.assistant("m1", "r1", R.usage(out=4), when=R.ts(2)),
+    R.assistant("m1", "r1", R.usage(out=9), when=R.ts(3)),
+    R.assistant("m2", "r2", R.usage(out=1, cw5=50), when=R.ts(5), sidechain=True),
+    R.user("go", when=R.ts(1)),
+    R.user("again", when=R.ts(7)),
+    {**R.user("x", when=R.ts(4)), "forkedFrom": {"sessionId": "parent-1"}},
+    {"type": "summary", "summary": "a title"},
+    {"type": "ai-title", "aiTitle": "better", "timestamp": R.ts(6)},
+    {"type": "custom-title", "customTitle": "mine"},
+    {"type": "progress", "timestamp": R.ts(0), "data": {"type": "user", "timestamp": R.ts(9)}},
+    {"type": "user", "message": {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "t1", "content": 'said "usage": and "type":"user"'}]},
+     "timestamp": R.ts(8), "uuid": "u-tr"},
+]
+_LINES = [json.dumps(p, separators=(",", ":")).encode() for p in _PIECES] + [
+    b'{"type": "user","message":{"role":"user","content":"spaced"}}',
+    b'{"type":"assistant","message":{"id":"m3","model":"claude-sonnet-4-5","usage": {"input_tokens":1}}}',
+    b'{"type":"user","timestamp":"2026-11-20T12:00:09Z","message":{"role":"user","content":"no ms"}}',
+    b'{"type":"user","message":{"role":"user","content":"ts \\"timestamp\\":\\"x\\""},"timestamp":"'
+    + R.ts(3).encode() + b'"}',
+    b"",
+    b"not json",
+    b'{"broken":',
+    b'x{"type":"summary","summary":"ends like a record"}',
+]
+
+
+def _state(buf: bytes, agent_file: bool, native: Any) -> Any:
+    sk = Skim("s", None)
+    old = skim_mod._native
+    skim_mod._native = native
+    try:
+        skim_mod._scan_chunk(sk, buf, agent_file, main=not agent_file)
+    except NotCompact:
+        return "not compact"
+    finally:
+        skim_mod._native = old
+    return ({k: (c.model, c.usage, c.ts, c.agent) for k, c in sk.calls.items()}, sk.turns, sk.title,
+            sk.custom_title, sk.forked_from, sk.ts_min, sk.ts_max, sk.skipped)
+
+
+@pytest.mark.skipif(NATIVE is None, reason="the compiled scanner is not built here")
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.sampled_from(_LINES), min_size=1, max_size=12), agent_file=st.booleans())
+def test_the_compiled_and_python_searches_agree(lines: list[bytes], agent_file: bool) -> None:
+    """Any mix of wanted, unwanted, spaced, nested and broken lines: the same state."""
+    buf = b"\n".join(lines) + b"\n"
+    assert _state(buf, agent_file, NATIVE) == _state(buf, agent_file, None)

@@ -29,6 +29,7 @@ import os
 import re
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,16 @@ from spendtui.core.paths import SessionFiles
 from spendtui.core.usage import Usage, UsageError
 
 CHUNK = 8 << 20
+
+# the byte searches compiled (core/_scan.c), when they could be built; the Python
+# path below is the same searches and the fallback. SPENDTUI_PURE_SCAN=1 forces it.
+_native: Any
+try:
+    from spendtui.core import _scan as _native
+except ImportError:  # not built (no compiler at install): the Python path
+    _native = None
+if os.environ.get("SPENDTUI_PURE_SCAN"):
+    _native = None
 
 # the keys of the lines we read: one pass of the regex engine finds them all
 # (with an optional space, to notice JSON that is not compact and give it to the full reader)
@@ -333,6 +344,9 @@ def _signature(buf: bytes, s: int, u: int, e: int) -> tuple[bytes, bytes] | None
 
 def _scan_chunk(sk: Skim, buf: bytes, agent_file: bool, main: bool) -> None:
     """Apply the interesting lines of ``buf`` (whole lines, each ending in a newline)."""
+    if _native is not None:
+        _scan_chunk_native(sk, buf, agent_file, main)
+        return
     ends = _line_ends(buf)
     wanted: dict[int, int] = {}  # line -> where its usage is (-1: not a usage line)
     for m in _KEYS.finditer(buf):
@@ -344,12 +358,7 @@ def _scan_chunk(sk: Skim, buf: bytes, agent_file: bool, main: bool) -> None:
         if c == 102:  # "forkedFrom":
             if main and sk.forked_from is None:
                 s = ends[k - 1] + 1 if k else 0
-                rec, _ = parse_line(buf[s:ends[k]])
-                ff = rec.get("forkedFrom") if rec is not None else None
-                if isinstance(ff, dict):
-                    ff = ff.get("sessionId")
-                if ff and isinstance(ff, str):
-                    sk.forked_from = ff
+                _fork(sk, buf[s:ends[k]])
             continue
         if k in wanted:
             continue
@@ -363,76 +372,101 @@ def _scan_chunk(sk: Skim, buf: bytes, agent_file: bool, main: bool) -> None:
                 if buf.find(_RESULT, s, ends[k]) >= 0:
                     continue  # a tool result: never a prompt
             wanted[k] = -1
-    sigs = sk.sigs
-    calls = sk.calls
     for k in sorted(wanted):
         s = ends[k - 1] + 1 if k else 0
         e = ends[k]
-        if e - s > jsonl.MAX_LINE:
-            raise NotCompact
-        sig = None
         u = wanted[k]
-        if u >= 0:
-            sig = _signature(buf, s, u, e)
-            if sig is not None:
-                seen = sigs.get(sig)
-                if seen is not None and seen in calls:
-                    continue
-        rec, _err = parse_line(buf[s:e])
-        if rec is None:
-            sk.skipped += 1
-            continue
-        key = sk.record(rec, agent_file)
-        if sig is not None and key is not None:
-            sigs[sig] = key
-    _times(sk, buf, ends)
-
-
-def _times(sk: Skim, buf: bytes, ends: list[int]) -> None:
-    """First and last timestamp of the records (not progress lines), as the model keeps
-    them. All of the chunk's timestamps are found at once; the extremes are checked to
-    be a record's own (not one nested in a tool result or a progress line)."""
+        _apply(sk, buf, s, e, _signature(buf, s, u, e) if u >= 0 else None, agent_file)
     found = _TS.findall(buf)
-    if not found:
+    if found:
+        if _TS_ALL.fullmatch(b"\0".join(found) + b"\0") is None:
+            raise NotCompact  # a timestamp in another format: the model parses those one by one
+        _times(sk, buf, min(found), max(found), lambda: found)
+
+
+def _scan_chunk_native(sk: Skim, buf: bytes, agent_file: bool, main: bool) -> None:
+    """``_scan_chunk`` with its byte searches in C (core/_scan.c): the same lines, forks
+    and timestamp extremes, found at memory speed."""
+    got = _native.scan(buf, agent_file, main and sk.forked_from is None)
+    if got is None:
+        raise NotCompact
+    lines, forks, lo, hi = got
+    for i in range(0, len(forks), 2):
+        if sk.forked_from is not None:
+            break
+        _fork(sk, buf[forks[i]:forks[i + 1]])
+    for i in range(0, len(lines), 3):
+        _apply(sk, buf, lines[i], lines[i + 1], lines[i + 2], agent_file)
+    if lo is not None:
+        _times(sk, buf, lo, hi, lambda: _TS.findall(buf))
+
+
+def _fork(sk: Skim, line: bytes) -> None:
+    rec, _ = parse_line(line)
+    ff = rec.get("forkedFrom") if rec is not None else None
+    if isinstance(ff, dict):
+        ff = ff.get("sessionId")
+    if ff and isinstance(ff, str):
+        sk.forked_from = ff
+
+
+def _apply(sk: Skim, buf: bytes, s: int, e: int, sig: tuple[bytes, bytes] | None, agent_file: bool) -> None:
+    """Parse and apply one wanted line, unless its signature names a call already kept."""
+    if e - s > jsonl.MAX_LINE:
+        raise NotCompact
+    if sig is not None:
+        seen = sk.sigs.get(sig)
+        if seen is not None and seen in sk.calls:
+            return
+    rec, _err = parse_line(buf[s:e])
+    if rec is None:
+        sk.skipped += 1
         return
-    if _TS_ALL.fullmatch(b"\0".join(found) + b"\0") is None:
-        raise NotCompact  # a timestamp in another format: the model parses those one by one
-    lo, hi = min(found), max(found)
+    key = sk.record(rec, agent_file)
+    if sig is not None and key is not None:
+        sk.sigs[sig] = key
+
+
+def _times(sk: Skim, buf: bytes, lo: bytes, hi: bytes, found: Callable[[], list[bytes]]) -> None:
+    """First and last timestamp of the records (not progress lines), as the model keeps
+    them. ``lo``/``hi`` are the chunk's extremes of every timestamp; they are checked to
+    be a record's own (not one nested in a tool result or a progress line), and only
+    when one is not are all of them (``found()``) looked at."""
     if sk.ts_min is None or lo.decode() < sk.ts_min:
-        v = _first_own(buf, ends, found, lo, ascending=True, bound=sk.ts_min)
+        v = _first_own(buf, found, lo, ascending=True, bound=sk.ts_min)
         if v is not None and (sk.ts_min is None or v < sk.ts_min):
             sk.ts_min = v
     if sk.ts_max is None or hi.decode() > sk.ts_max:
-        v = _first_own(buf, ends, found, hi, ascending=False, bound=sk.ts_max)
+        v = _first_own(buf, found, hi, ascending=False, bound=sk.ts_max)
         if v is not None and (sk.ts_max is None or v > sk.ts_max):
             sk.ts_max = v
 
 
-def _own(buf: bytes, ends: list[int], value: bytes) -> bool:
+def _own(buf: bytes, value: bytes) -> bool:
     """Is ``value`` the timestamp of a record (not progress) somewhere in ``buf``?"""
     needle = _TS_KEY + value + b'"'
     i = buf.find(needle)
     while i >= 0:
-        k = bisect_left(ends, i)
-        s = ends[k - 1] + 1 if k else 0
-        rec, _ = parse_line(buf[s:ends[k]])
+        s = buf.rfind(b"\n", 0, i) + 1
+        e = buf.find(b"\n", i)
+        rec, _ = parse_line(buf[s:e])
         if (rec is not None and rec.get("type") != "progress" and rec.get("timestamp") == value.decode()
                 and parse_ts(rec["timestamp"]) is not None):
             return True
-        i = buf.find(needle, ends[k])
+        i = buf.find(needle, e)
     return False
 
 
-def _first_own(buf: bytes, ends: list[int], found: list[bytes], first: bytes, ascending: bool,
+def _first_own(buf: bytes, found: Callable[[], list[bytes]], first: bytes, ascending: bool,
                bound: str | None) -> str | None:
-    """The earliest (or latest) of ``found`` that is a record's own timestamp. The extreme
-    usually is; when it is not (a file-history snapshot's, a progress line's) the next
-    few are tried before all of them are sorted."""
-    if _own(buf, ends, first):
+    """The earliest (or latest) of ``found()`` that is a record's own timestamp. The
+    extreme usually is; when it is not (a file-history snapshot's, a progress line's) the
+    next few are tried before all of them are sorted."""
+    if _own(buf, first):
         return first.decode()
     import heapq
 
-    values = set(found)
+    values = set(found())
     pick = heapq.nsmallest if ascending else heapq.nlargest
     tried = 1
     while True:
@@ -441,7 +475,7 @@ def _first_own(buf: bytes, ends: list[int], found: list[bytes], first: bytes, as
             s = v.decode()
             if bound is not None and (s >= bound if ascending else s <= bound):
                 return None
-            if _own(buf, ends, v):
+            if _own(buf, v):
                 return s
         if len(batch) < tried * 8:
             return None
@@ -470,7 +504,13 @@ def _head(buf: bytes, at_eof: bytes | None) -> list[bytes] | None:
     first whole lines; ``at_eof``: the rest of a file that ended there) holds them all."""
     from spendtui.core.loader import _HEAD_LINE, HEAD_LINES
 
-    parts = buf.split(b"\n", HEAD_LINES)
+    # split only as far as the head goes (a split of the whole chunk copies its rest)
+    end = -1
+    for _ in range(HEAD_LINES):
+        end = buf.find(b"\n", end + 1)
+        if end < 0:
+            break
+    parts = buf[:end + 1].split(b"\n", HEAD_LINES) if end >= 0 else buf.split(b"\n", HEAD_LINES)
     if len(parts) > HEAD_LINES:
         lines = [p + b"\n" for p in parts[:HEAD_LINES]]
     elif at_eof is None:
