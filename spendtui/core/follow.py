@@ -61,10 +61,25 @@ class Event:
     observed: float = field(default_factory=time.time)
 
 
-def _network_or_wsl(path: Path) -> bool:
-    """Native file events do not arrive on network mounts and across WSL's 9p bridge."""
+NO_EVENT_FSTYPES = frozenset({"nfs", "nfs4", "cifs", "smbfs", "smb3", "9p", "fuse.sshfs", "afs", "v9fs", "drvfs"})
+"""Filesystems whose changes made elsewhere (another host, Windows) raise no inotify event."""
+
+
+def _mount_point(field: str) -> str:
+    """A /proc/mounts path field: spaces, tabs, newlines and backslashes come octal-escaped."""
+    for esc, ch in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        field = field.replace(esc, ch)
+    return field
+
+
+def _network_or_wsl(path: Path, proc_version: str = "/proc/version", proc_mounts: str = "/proc/mounts") -> bool:
+    """Native file events do not arrive on network mounts and across WSL's 9p bridge.
+
+    The /proc files are parameters so tests can hand in a WSL kernel's version line or a
+    mount table with an NFS mount, which this machine has not.
+    """
     try:
-        with open("/proc/version", encoding="utf-8", errors="replace") as f:
+        with open(proc_version, encoding="utf-8", errors="replace") as f:
             if "microsoft" in f.read().lower():
                 return True
     except OSError:
@@ -72,12 +87,17 @@ def _network_or_wsl(path: Path) -> bool:
     try:
         real = str(path.resolve())
         best, fstype = "", ""
-        with open("/proc/mounts", encoding="utf-8", errors="replace") as f:
+        with open(proc_mounts, encoding="utf-8", errors="replace") as f:
             for line in f:
                 parts = line.split()
-                if len(parts) >= 3 and real.startswith(parts[1]) and len(parts[1]) > len(best):
-                    best, fstype = parts[1], parts[2]
-        return fstype in {"nfs", "nfs4", "cifs", "smbfs", "smb3", "9p", "fuse.sshfs", "afs", "v9fs", "drvfs"}
+                if len(parts) < 3:
+                    continue
+                mp = _mount_point(parts[1])
+                # whole path components: /mnt/nfs must not claim /mnt/nfsdata
+                inside = real == mp or real.startswith(mp.rstrip("/") + "/")
+                if inside and len(mp) >= len(best):  # the last of stacked mounts is the one seen
+                    best, fstype = mp, parts[2]
+        return fstype in NO_EVENT_FSTYPES
     except OSError:
         return False
 
@@ -165,6 +185,9 @@ class SessionFollower:
         self._walked: list[Path] = []  # the folders under the session's folder, as last walked
         self._flat_undecided = False  # a flat agent-*.jsonl we could not place yet: list again
         self._young_mains: dict[Path, float] = {}  # new session files (monotonic first sight) not yet /clear
+        # how watch_loop is being told of changes: "native" (file events) or "polling", with why
+        self.watch_mode: str | None = None
+        self.watch_mode_reason: str = ""
 
     # -------------------------------------------------------------- setup
     @property
@@ -480,8 +503,12 @@ def watch_loop(
 
     if force_polling is None:
         force_polling = _network_or_wsl(follower.project_dir)
+        reason = "network mount or WSL" if force_polling else "native file events"
+    else:
+        reason = "asked for" if force_polling else "native file events"
     missed = 0
     while not stop.is_set():
+        follower.watch_mode, follower.watch_mode_reason = ("polling" if force_polling else "native"), reason
         if force_polling:
             # Our own poll: a stat per followed file and one directory listing per
             # interval. Cheaper and more predictable than a generic tree poller.
@@ -508,6 +535,7 @@ def watch_loop(
                 missed += 1
             if not force_polling and missed >= 2:
                 force_polling = True
+                reason = "native file events did not arrive"
                 break  # restart the watcher in polling mode
             if follower.project_dir != watched:
                 break
