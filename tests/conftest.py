@@ -5,8 +5,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.tools import require_program
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = FIXTURES / "samples"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``tmux`` need a real tmux: a loud skip without it, a failure in CI."""
+    if item.get_closest_marker("tmux") is not None:
+        require_program("tmux", "apt-get install tmux")
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -41,7 +40,6 @@ WANT_FLAGS = {"alternate_on": "0", "cursor_flag": "1", "mouse_any_flag": "0", "m
 
 pytestmark = [
     pytest.mark.tmux,
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"),
 ]
 
 

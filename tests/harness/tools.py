@@ -89,3 +89,19 @@ def require_clients(*names: str) -> dict[str, Path]:
             pytest.fail(msg + "\n(SPENDTUI_REQUIRE_E2E=1, so this is a failure)", pytrace=False)
         pytest.skip(msg)
     return found
+
+
+def require_program(name: str, install_hint: str) -> Path:
+    """A system program (tmux, …) on PATH, or ``pytest.skip`` with a loud reason – ``pytest.fail``
+    when ``SPENDTUI_REQUIRE_E2E=1``: CI must run the tests that need it, not skip them."""
+    import pytest
+
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    msg = ("\n" + "!" * 78 + "\n"
+           f"!!! {name.upper()} MISSING: {name} is not on PATH, so this test did NOT run.\n"
+           f"!!! Install it with:  {install_hint}   (bash scripts/setup_tests.sh does)\n" + "!" * 78)
+    if e2e_required():
+        pytest.fail(msg + "\n(SPENDTUI_REQUIRE_E2E=1, so this is a failure)", pytrace=False)
+    pytest.skip(msg)
