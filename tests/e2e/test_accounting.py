@@ -37,6 +37,9 @@ PRICES = {
 SONNET_LONG = (Decimal(6), Decimal("22.5"), Decimal("7.5"), Decimal(12), Decimal("0.60"))
 
 
+TOKEN_KINDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
+
+
 def tokens_of(u: dict) -> dict[str, int]:
     cc = u.get("cache_creation") or {}
     return {
@@ -80,7 +83,7 @@ def check_against_truth(capsys: pytest.CaptureFixture[str], config_dir: Path, tr
     for sid in session_ids:
         mine = truth_for(truth, sid)
         s = summary_json(capsys, config_dir, sid)
-        want_tokens = {k: sum(tokens_of(e["usage"])[k] for e in mine) for k in s["tokens"]}
+        want_tokens = {k: sum(tokens_of(e["usage"])[k] for e in mine) for k in TOKEN_KINDS}
         assert s["tokens"] == want_tokens, sid
         assert s["api_calls"] == len(mine), sid
         assert s["main_api_calls"] == sum(1 for e in mine if e["kind"] == "main"), sid
@@ -99,6 +102,16 @@ def check_against_truth(capsys: pytest.CaptureFixture[str], config_dir: Path, tr
     rows = sessions_json(capsys, config_dir)
     assert abs(sum(Decimal(str(r["cost_usd"])) for r in rows) - grand) < Decimal("0.00001")
     assert sum(r["api_calls"] for r in rows) == sum(len(truth_for(truth, sid)) for sid in session_ids)
+    # each row on its own: every token kind, calls and cost of that session's requests (sums
+    # could hide two sessions' errors cancelling out)
+    by_id = {r["session_id"]: r for r in rows}
+    assert set(by_id) == set(session_ids)
+    for sid in session_ids:
+        mine, row = truth_for(truth, sid), by_id[sid]
+        assert row["tokens"] == {k: sum(tokens_of(e["usage"])[k] for e in mine) for k in TOKEN_KINDS}, sid
+        assert (row["api_calls"], row["main_api_calls"]) == (len(mine), sum(e["kind"] == "main" for e in mine)), sid
+        want = sum((expected_cost(e) for e in mine), Decimal(0))
+        assert abs(Decimal(str(row["cost_usd"])) - want) < Decimal("0.000001"), sid
 
 
 def _fixture(name: str) -> tuple[Path, list[dict], list[str], dict]:
