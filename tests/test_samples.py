@@ -3,10 +3,13 @@ independent naive recount and hand-checked values."""
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from spendtui.cli import main
 from spendtui.core.loader import load_session
 from spendtui.core.paths import AgentFile, SessionFiles, discover
 from tests.conftest import SAMPLES, copy_sample, make_project
@@ -136,3 +139,90 @@ def test_subagent_with_meta_json(tmp_path: Path) -> None:
     assert agent.agent_type == "Explore"
     assert agent.model == "claude-sonnet-4-5-20250929"
     assert agent.api_calls == len(naive_calls(dest))
+
+
+# ------------------------------------------------------------------ cost, independently
+# Claude API list prices, USD per million tokens, as the official pricing page prints them
+# (input, output, 5-minute cache write, 1-hour cache write, cache read). Written out here, not
+# read from spendtui's table, so a wrong table entry fails these tests.
+LIST_PRICES = {
+    "claude-sonnet-4-5-20250929": ("3", "15", "3.75", "6", "0.30"),
+    "claude-sonnet-4-20250514": ("3", "15", "3.75", "6", "0.30"),
+    "claude-opus-4-6": ("5", "25", "6.25", "10", "0.50"),
+    "claude-opus-4-20250514": ("15", "75", "18.75", "30", "1.50"),
+    "claude-haiku-4-5-20251001": ("1", "5", "1.25", "2", "0.10"),
+}
+ALL_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.jsonl"))
+
+
+def list_price_usd(calls: dict) -> dict[str, Decimal]:
+    """Cost by model of naive_calls' calls at LIST_PRICES. None of the samples needs more: no
+    prompt is over 200K, web search counts are 0, no `inference_geo: "us"`, and the one
+    `speed: "fast"` response is on Opus 4, which has no fast mode (billed at standard rates)."""
+    out: dict[str, Decimal] = {}
+    for c in calls.values():
+        t = naive_tokens({"k": c})
+        assert t["input"] + t["cache_write_5m"] + t["cache_write_1h"] + t["cache_read"] <= 200_000
+        assert not (c["usage"].get("server_tool_use") or {}).get("web_search_requests")
+        assert c["usage"].get("inference_geo") != "us"
+        i, o, w5, w1, r = (Decimal(x) for x in LIST_PRICES[c["model"]])
+        usd = (t["input"] * i + t["output"] * o + t["cache_write_5m"] * w5 + t["cache_write_1h"] * w1
+               + t["cache_read"] * r) / 10**6
+        out[c["model"]] = out.get(c["model"], Decimal(0)) + usd
+    return out
+
+
+def _summary_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    assert main(["summary", "--no-cache", "--no-context", "--json", *argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("name", ALL_SAMPLES)
+def test_sample_cost_equals_list_prices(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    by_model = list_price_usd(naive_calls(SAMPLES / name))
+    s = _summary_json(capsys, str(SAMPLES / name))
+    assert s["unpriced_models"] == [] and s["family_priced_models"] == []
+    assert {m: Decimal(str(v)) for m, v in s["cost_by_model"].items()} == by_model
+    assert Decimal(str(s["cost_usd"])) == sum(by_model.values())
+    assert s["cost_usd"] > 0
+
+
+def test_list_prices_cover_every_sample_model() -> None:
+    """The parametrized test above prices every call it finds; this pins that it finds them all."""
+    assert len(ALL_SAMPLES) == 10
+    assert {c["model"] for n in ALL_SAMPLES for c in naive_calls(SAMPLES / n).values()} == set(LIST_PRICES)
+
+
+def test_flat_agent_file_is_loaded_and_priced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The older layout: the sub-agent's transcript is `agent-<id>.jsonl` next to its session's file
+    (no subfolder, no .meta.json), tied to the session by the `sessionId` of its lines."""
+    proj = make_project(tmp_path)
+    sid = "ae4a77f8-aedd-4bc1-888f-c94edc91af04"  # the sessionId the sample's lines carry
+    copy_sample("tomjnsn_agentlogs_compact.jsonl", proj / f"{sid}.jsonl")  # a main chain of its own
+    flat = copy_sample("marot_spotter_agent-aac57f5.jsonl", proj / "agent-aac57f5.jsonl")
+    copy_sample("tomjnsn_agentlogs_crud.jsonl", proj / "other-session.jsonl")  # not this session's
+    files = next(s for s in discover([tmp_path]) if s.session_id == sid)
+    assert [(a.agent_id, a.path) for a in files.agents] == [("aac57f5", flat)]
+
+    agent_calls = naive_calls(flat)
+    main_calls = naive_calls(SAMPLES / "tomjnsn_agentlogs_compact.jsonl")
+    assert len(agent_calls) == 3
+    agent_usd = sum(list_price_usd(agent_calls).values())
+    main_usd = sum(list_price_usd(main_calls).values())
+    s = _summary_json(capsys, "--claude-dir", str(tmp_path), sid)
+    (agent,) = s["subagents"]
+    assert (agent["agent_id"], agent["model"], agent["api_calls"]) == ("aac57f5", "claude-sonnet-4-5-20250929", 3)
+    assert Decimal(str(agent["cost_usd"])) == agent_usd
+    assert Decimal(str(s["subagent_cost_usd"])) == agent_usd
+    assert Decimal(str(s["cost_usd"])) == agent_usd + main_usd
+    assert s["api_calls"] == 3 + len(main_calls) and s["main_api_calls"] == len(main_calls)
+    want = naive_tokens(agent_calls)
+    assert s["tokens"] == {k: want[k] + v for k, v in naive_tokens(main_calls).items()}
+    # the other session in the folder did not take the agent, and the flat file is no session
+    rows = {r["session_id"] for r in json.loads(_sessions_json(capsys, tmp_path))}
+    assert rows == {sid, "other-session"}
+
+
+def _sessions_json(capsys: pytest.CaptureFixture[str], root: Path) -> str:
+    assert main(["sessions", "--no-cache", "--json", "--claude-dir", str(root)]) == 0
+    return capsys.readouterr().out
