@@ -71,10 +71,10 @@ CACHE_HIT = MetricDef(
     "Cache reads over all prompt tokens (input + cache writes + cache reads) of the live sessions (0-1).")
 STALE = MetricDef(
     "spendtui_stale_context_ratio", "gauge", "ratio",
-    "Share of the current context that the context analyser finds stale (0-1); absent without it.")
+    "Share of the current context that the context analyser finds stale (0-1), as summary --json's stale.share.")
 SAVINGS = MetricDef(
     "spendtui_advice_open_savings_usd", "gauge", "usd",
-    "Estimated savings of the advice not yet acted on, in US dollars; absent without the analyser.",
+    "Savings of the advice not yet acted on (summary --json's advice[].saving_usd summed), in US dollars.",
     otel_unit="USD")
 BUDGET_RATIO = MetricDef(
     "spendtui_budget_used_ratio", "gauge", "ratio",
@@ -109,11 +109,11 @@ ContextProvider = Callable[[SessionModel], ContextFacts | None]
 
 
 def default_context_provider(model: SessionModel) -> ContextFacts | None:
-    """Facts from ``spendtui.core.context.metrics_for(model)`` when that analyser exists.
-
-    The contract for the analyser: ``metrics_for(model)`` returns None or a mapping with
-    ``stale_ratio`` (0-1) and/or ``open_savings_usd``. Until it exists this returns None
-    and the two gauges are simply absent: an exporter must not invent numbers.
+    """Facts from ``spendtui.core.context.metrics_for(model)``: the analyser attached to the
+    followed model (the runner attaches one before a session is read) gives ``summary
+    --json``'s ``stale.share`` and the sum of its ``advice[].saving_usd``. A model without
+    an analyser (a session over the analysis size limit) gives None, and the two gauges
+    are then absent for it: an exporter must not invent numbers.
     """
     try:
         mod = importlib.import_module("spendtui.core.context")

@@ -9,6 +9,11 @@ Counters must never go down while the exporter runs (Prometheus would read a res
 ``increase()`` would double count), so a session that goes quiet is *retired*: its model
 is dropped to free memory, but its totals stay in the counters. If it becomes active
 again it is re-read from disk and replaces its retired totals.
+
+With a context provider (the default), each followed session gets a ``ContextAnalyzer``
+attached before it is read, as ``summary --json`` does, so the stale-share and
+open-savings gauges carry the same numbers; sessions over the analysis size limit
+(``summary.ANALYSE_MAX_BYTES``) are followed without one and have no such gauges.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 
 from spendtui.core.budget import BudgetAlert, BudgetTracker
 from spendtui.core.follow import SessionFollower
+from spendtui.core.model import SessionModel
 from spendtui.core.paths import NoClaudeDataError, SessionFiles, discover
 from spendtui.export.metrics import (
     ContextProvider,
@@ -34,12 +40,16 @@ from spendtui.export.metrics import (
     project_label,
 )
 
+FACTS_SECONDS = 60.0
+"""The advice's TTL countdown moves with the clock, not the session: a quiet session's
+context facts are worked out again at least this often."""
+
 
 @dataclass(slots=True)
 class _Followed:
     follower: SessionFollower
     project: str
-    version: tuple[int, int, int, int] = (0, 0, 0, 0)
+    version: tuple[int, ...] = (0, 0, 0, 0, 0)
     aggregate: SessionAggregate | None = None
 
 
@@ -142,12 +152,33 @@ class ExportRunner:
         # /clear is followed by the rescan (the new file is a new active session); the
         # follower switching models itself would make this session's counters drop
         follower = SessionFollower(files, self.pricer, follow_clear=False, siblings=siblings or None)
+        if self.context_provider is not None:
+            self._analyse(follower)
         follower.load()
         self.followed[files.session_id] = _Followed(
             follower, project_label(follower.model, files.project_dir, self.project_style))
         self.retired.pop(files.session_id, None)  # its live totals replace the frozen ones
         if self.budget is not None:
             self.budget.track(follower.model)
+
+    def _analyse(self, follower: SessionFollower) -> None:
+        """Attach a context analyser to each model the follower reads (a reset re-reads into a
+        new one), unless the session is over the size limit the summary applies."""
+        from spendtui.core.summary import analysis_skipped
+
+        if analysis_skipped(follower.files) is not None:
+            return
+        prices = self.prices
+
+        def attach(model: SessionModel) -> None:
+            try:
+                from spendtui.core.context import ContextAnalyzer
+
+                ContextAnalyzer(model, prices)  # it registers itself as the model's record observer
+            except Exception as e:  # the gauges are then absent; the session is still counted
+                self.log(f"no context analysis for {model.session_id[:8]}: {type(e).__name__}: {e}")
+
+        follower.on_model = attach
 
     def _retire(self, sid: str, now: float) -> None:
         f = self.followed.pop(sid)
@@ -157,9 +188,10 @@ class ExportRunner:
 
     # ------------------------------------------------------------------ metrics
     def _aggregate(self, f: _Followed) -> SessionAggregate:
-        """Re-summed only when the session changed since the last scrape."""
+        """Re-summed when the session changed since the last scrape (or, for the advice's
+        countdown, once every ``FACTS_SECONDS``)."""
         m = f.follower.model
-        version = (id(m), m.lines_read, m.cost_pico, m.context_current)
+        version = (id(m), m.lines_read, m.cost_pico, m.context_current, int(time.time() // FACTS_SECONDS))
         if f.aggregate is None or version != f.version:
             f.project = project_label(m, f.follower.files.project_dir, self.project_style)
             f.aggregate = aggregate_session(m, self.prices, f.project, self.context_provider)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
-import types
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -129,10 +129,27 @@ def test_exposition_values_match_hand_computed_prices(tmp_path: Path) -> None:
     assert value(fams, "spendtui_cache_hit_ratio", project="alpha", agent="main") == pytest.approx(20000 / 24000)
     assert value(fams, "spendtui_cache_hit_ratio", project="beta") == 0.0
     assert value(fams, "spendtui_sessions_followed") == 2
-    # no analyser, no budget: those gauges are absent, not zero
+    # no budget: those gauges are absent, not zero; without a context provider the context
+    # gauges too (the default provider's are pinned to summary --json below)
     for absent in ("spendtui_stale_context_ratio", "spendtui_advice_open_savings_usd",
                    "spendtui_budget_used_ratio", "spendtui_budget_usd"):
         assert absent not in fams
+
+
+def test_default_provider_publishes_the_context_gauges(tmp_path: Path) -> None:
+    """With the default provider every followed session is analysed, as summary --json
+    analyses it: the same stale share and the same advice. alpha's last call was a minute ago,
+    so its 5-minute cache is about to expire and the advice's countdown prices the cold turn
+    (open advice, not acted on yet); beta's was 30 s ago, too soon for that warning."""
+    root = make_claude(tmp_path)
+    fams = families(runner_for(root, context_provider=default_context_provider))
+    for sid, project in (("sa", "alpha"), ("sb", "beta")):
+        s = summary_json(root, sid)
+        assert s["stale"]["share"] == 0.0
+        assert value(fams, "spendtui_stale_context_ratio", project=project) == 0.0
+        assert value(fams, "spendtui_advice_open_savings_usd", project=project) == pytest.approx(
+            sum(a["saving_usd"] for a in s["advice"]), abs=1e-9)
+        assert [a["key"] for a in s["advice"]] == (["cache:ttl_warning"] if sid == "sa" else [])
 
 
 def test_labels_are_bounded_and_carry_no_ids(tmp_path: Path) -> None:
@@ -278,19 +295,35 @@ def test_context_provider_absent_module_gives_none(monkeypatch: pytest.MonkeyPat
     assert default_context_provider(SessionModel("s")) is None
 
 
-def test_context_provider_uses_the_analyser_when_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = types.ModuleType("spendtui.core.context")
-    fake.metrics_for = lambda model: {"stale_ratio": 0.25, "open_savings_usd": 1.5}  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "spendtui.core.context", fake)
-    fams = families(runner_for(make_claude(tmp_path), context_provider=default_context_provider))
-    assert value(fams, "spendtui_stale_context_ratio", project="alpha") == 0.25
-    assert value(fams, "spendtui_advice_open_savings_usd", project="beta") == 1.5
-    broken = types.ModuleType("spendtui.core.context")
-    broken.metrics_for = lambda model: 1 / 0  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "spendtui.core.context", broken)
+def test_context_provider_needs_an_attached_analyser() -> None:
+    """A model read without an analyser has no context facts: the gauges are absent for it."""
     from spendtui.core.model import SessionModel
 
     assert default_context_provider(SessionModel("s")) is None
+
+
+CC_TOOL_USE = ROOT / "tests" / "fixtures" / "cc2197" / "tool_use"
+
+
+def test_export_once_context_gauges_equal_summary_json_on_a_real_transcript(tmp_path: Path) -> None:
+    """Claude Code 2.1.197's tool_use session: a file read, then edited, so part of the context
+    is stale. `export --once` publishes summary --json's `stale.share` and the sum of its
+    `advice[].saving_usd` for the same file (a copy: written now, so it counts as active)."""
+    root = tmp_path / "claude"
+    shutil.copytree(CC_TOOL_USE / "projects", root / "projects", copy_function=shutil.copyfile)
+    (transcript,) = (root / "projects").glob("*/*.jsonl")
+    s = summary_json(root, str(transcript))
+    assert s["stale"]["share"] > 0 and s["stale"]["by_reason"]["superseded"] > 0
+    out = subprocess.run([sys.executable, "-m", "spendtui", "export", "--once", "--claude-dir", str(root),
+                          "--user", "alice"], capture_output=True, text=True, cwd=ROOT, check=True)
+    fams: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for fam in text_string_to_metric_families(out.stdout):
+        for sample in fam.samples:
+            fams.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    labels = {"project": "project", "model": s["costliest_calls"][0]["model"], "agent": "main"}
+    assert value(fams, "spendtui_stale_context_ratio", **labels) == s["stale"]["share"]
+    assert value(fams, "spendtui_advice_open_savings_usd", **labels) == pytest.approx(
+        sum(a["saving_usd"] for a in s["advice"]), abs=1e-9)
 
 
 def test_custom_provider_facts(tmp_path: Path) -> None:

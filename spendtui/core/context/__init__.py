@@ -14,6 +14,7 @@ from spendtui.core.context.analyzer import ContextAnalyzer
 from spendtui.core.context.avoidable import Avoidable, replay
 from spendtui.core.context.cache import REASONS, Miss
 from spendtui.core.context.composition import MemoryFile, discover_memory
+from spendtui.core.context.metrics import attached_analyzer, metrics_for
 from spendtui.core.context.plans import PLANS, active_seconds, compare_plans, project_30_days
 from spendtui.core.context.tokens import ApiTokenCounter, ByteEstimator, Calibration, make_estimator
 
@@ -29,9 +30,11 @@ __all__ = [
     "MemoryFile",
     "Miss",
     "active_seconds",
+    "attached_analyzer",
     "compare_plans",
     "discover_memory",
     "make_estimator",
+    "metrics_for",
     "project_30_days",
     "replay",
 ]
