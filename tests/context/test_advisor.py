@@ -64,6 +64,26 @@ def test_routing_read_only_run_on_opus() -> None:
     assert a.summary_fields()["avoidable"]["by_category"]["model routing"] == pytest.approx(expect, abs=1e-9)
 
 
+def test_routing_read_only_run_on_sonnet() -> None:
+    """Sonnet is routed too ($3 / $15 / $3.75 / $0.30 against Haiku's $1 / $5 / $1.25 / $0.10):
+    the same run, the saving written out at Sonnet's prices, and its message names the model."""
+    sonnet = "claude-sonnet-4-5-20250929"
+    chat, usage = exploration(7, model=sonnet)
+    _, a = feed(chat.records)
+    adv = only(a.advice(), "model_routing")
+    cost = sum(hand_cost(RATES["sonnet"], inp, 40, w5, 0, rd) for inp, w5, rd in usage)
+    haiku = sum(hand_cost(RATES["haiku"], inp, 40, w5, 0, rd) for inp, w5, rd in usage)
+    assert adv.saving_usd == pytest.approx(cost - haiku, abs=1e-9)
+    assert adv.evidence["calls"] == 7 and adv.evidence["models"] == [sonnet]
+    assert sonnet in adv.message
+    assert adv.first_seen == a.main_calls[4].timestamp
+    # replay: the 6th and 7th calls come after the advice was first given
+    after = usage[5:]
+    expect = sum(hand_cost(RATES["sonnet"], i, 40, w, 0, r) - hand_cost(RATES["haiku"], i, 40, w, 0, r)
+                 for i, w, r in after)
+    assert a.summary_fields()["avoidable"]["by_category"]["model routing"] == pytest.approx(expect, abs=1e-9)
+
+
 def test_routing_needs_five_calls_and_a_big_model() -> None:
     chat, _ = exploration(4)
     assert not [x for x in feed(chat.records)[1].advice() if x.kind == "model_routing"]

@@ -6,6 +6,7 @@ import pytest
 
 from spendtui.core.context.composition import Item
 from spendtui.core.context.staleness import StaleTracker
+from tests import records as R
 from tests.context.chat import Chat, read, read_result
 from tests.context.conftest import RATES, feed
 from tests.records import tool_use
@@ -35,6 +36,43 @@ def test_read_edit_read() -> None:
     first = next(it for it in a.ledger.items if it.is_result and it.tool == "Read")
     assert first.stale == "superseded"
     assert a.stale.stale.est == first.est
+
+
+@pytest.mark.parametrize(("tool", "inp", "why"), [
+    ("Write", {"file_path": "/p/a.py", "content": "b\n" * 500}, "written"),
+    ("MultiEdit", {"file_path": "/p/a.py", "edits": [{"old_string": "a", "new_string": "b"},
+                                                     {"old_string": "c", "new_string": "d"}]}, "edited"),
+    ("NotebookEdit", {"notebook_path": "/p/a.py", "new_source": "b", "cell_id": "c1"}, "edited"),
+])
+def test_write_multiedit_and_notebookedit_supersede_the_read(tool: str, inp: dict, why: str) -> None:
+    """Every file-changing tool makes the earlier full read of that file dead weight; the
+    tool's own result (a short confirmation) stays current, and so does a read of another file."""
+    chat = Chat()
+    chat.prompt("rewrite a.py")
+    chat.call([read("r1", "/p/a.py"), read("r0", "/p/other.py")], w5=9000)
+    read_result(chat, "r1", "/p/a.py", "a\n" * 500)
+    read_result(chat, "r0", "/p/other.py", "o\n" * 300)
+    chat.call([tool_use("w1", tool, **inp)], w5=300, read=9000)
+    chat.result("w1", "The file /p/a.py has been updated successfully.")
+    chat.call(w5=100, read=9300)
+    _, a = feed(chat.records)
+    assert stale_items(a) == {"Read:r1": why}
+    first = next(it for it in a.ledger.items if it.is_result and it.tool_use_id == "r1")
+    assert first.stale == "superseded"
+    assert a.stale.stale.est == first.est  # exactly that read's tokens, nothing else
+
+
+def test_a_failed_write_leaves_the_read_current() -> None:
+    chat = Chat()
+    chat.prompt("rewrite a.py")
+    chat.call([read("r1", "/p/a.py")], w5=9000)
+    read_result(chat, "r1", "/p/a.py", "a\n" * 500)
+    chat.call([tool_use("w1", "Write", file_path="/p/a.py", content="b")], w5=300, read=9000)
+    chat._add(R.user([{"type": "tool_result", "tool_use_id": "w1", "is_error": True,
+                        "content": "<tool_use_error>File has not been read yet.</tool_use_error>"}]))
+    chat.call(w5=100, read=9300)
+    _, a = feed(chat.records)
+    assert stale_items(a) == {}
 
 
 def test_partial_read_does_not_supersede_but_a_full_one_does() -> None:
