@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from spendtui import __version__
-from spendtui.cli_export import add_budget_args, add_export_parser, budget_events, cmd_export
+from spendtui.cli_export import (
+    add_budget_args,
+    add_export_parser,
+    budget_events,
+    budget_flags,
+    check_budget_flags,
+    cmd_export,
+)
 from spendtui.core.paths import (
     NoClaudeDataError,
     SessionFiles,
@@ -61,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", help="prefer sessions of this project folder")
     p.add_argument("--poll", action="store_true",
                    help="poll for changes instead of native file events (network mounts, WSL)")
+    add_budget_args(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("sessions", parents=[common], help="list sessions with their cost")
@@ -85,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     sl = sub.add_parser("statusline", parents=[common],
                         help="one status line for Claude Code's statusLine hook (reads its JSON on stdin)")
     sl.add_argument("--transcript", help="transcript path (instead of the hook JSON's transcript_path)")
+    add_budget_args(sl, sub=True, notify=False)
 
     r = sub.add_parser("report", parents=[common], help="spend over your whole history")
     r.add_argument("--by", choices=["day", "week", "month", "project", "model", "session"], default="day")
@@ -99,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--poll", action="store_true", help="poll instead of native file events (network mounts, WSL)")
     w.add_argument("--no-history", action="store_true", help="skip calls already in the file at start")
     w.add_argument("--no-follow-clear", action="store_true", help="stay on this session after /clear")
-    add_budget_args(w)
+    add_budget_args(w, sub=True)
 
     pr = sub.add_parser("pricing", parents=[common], help="show or update the price table")
     pr.add_argument("--json", action="store_true")
@@ -350,7 +359,8 @@ def cmd_statusline(args: argparse.Namespace) -> int:
     (``spendtui.entry`` usually gets here first, without importing this module.)"""
     from spendtui.core.statusline import run_statusline
 
-    return run_statusline(args.transcript, _claude_dirs(args), use_state=not args.no_cache)
+    return run_statusline(args.transcript, _claude_dirs(args), use_state=not args.no_cache,
+                          budgets=budget_flags(args) or None)
 
 
 def cmd_pricing(args: argparse.Namespace) -> int:
@@ -404,6 +414,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from spendtui.core.events import event_json
     from spendtui.core.follow import SessionFollower, watch_loop
 
+    bad = check_budget_flags(args)
+    if bad is not None:
+        _err(bad)
+        return EXIT_USAGE
     files, _sessions, code = _pick_session(args)
     if files is None:
         return code
@@ -437,6 +451,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_app(args: argparse.Namespace) -> int:
     """The live dashboard; on quit, the session summary is printed (and saved by the app)."""
+    bad = check_budget_flags(args)
+    if bad is not None:
+        _err(bad)
+        return EXIT_USAGE
     files: SessionFiles | None = None
     try:
         sessions = _discover(args)
@@ -453,7 +471,8 @@ def cmd_app(args: argparse.Namespace) -> int:
     from spendtui.views.report import print_summary
 
     summary = run_app(files, claude_dirs=_claude_dirs(args), prices=_prices(),
-                      force_polling=True if args.poll else None, use_cache=not args.no_cache)
+                      force_polling=True if args.poll else None, use_cache=not args.no_cache,
+                      budgets=budget_flags(args), notify=not args.no_notify)
     if summary:
         print_summary(summary)
     return EXIT_OK

@@ -25,17 +25,42 @@ def _err(msg: str) -> None:
     print(f"spendtui: {msg}", file=sys.stderr)
 
 
-def add_budget_args(parser: argparse.ArgumentParser) -> None:
-    """Budget flags; each overrides the config's ``[budget]`` value for its scope."""
+def add_budget_args(parser: argparse.ArgumentParser, sub: bool = False, notify: bool = True) -> None:
+    """Budget flags; each overrides the config's ``[budget]`` value for its scope. ``sub``: a
+    subcommand's copy, whose missing flag must not hide one given before the subcommand
+    (``spendtui --daily-budget 20 watch``); ``notify``: offer ``--no-notify`` too."""
+    default = argparse.SUPPRESS if sub else None
     g = parser.add_argument_group("budgets (override [budget] in the config file)")
-    g.add_argument("--session-budget", metavar="USD", default=None,
+    g.add_argument("--session-budget", metavar="USD", default=default,
                    help="warn at 50/80/100%% of this spend in one session")
-    g.add_argument("--daily-budget", metavar="USD", default=None,
+    g.add_argument("--daily-budget", metavar="USD", default=default,
                    help="warn at 50/80/100%% of this spend per local day (all sessions)")
-    g.add_argument("--monthly-budget", metavar="USD", default=None,
+    g.add_argument("--monthly-budget", metavar="USD", default=default,
                    help="warn at 50/80/100%% of this spend per local month (all sessions)")
-    g.add_argument("--no-notify", action="store_true",
-                   help="no desktop notification (notify-send) when a budget threshold is crossed")
+    if notify:
+        g.add_argument("--no-notify", action="store_true", default=argparse.SUPPRESS if sub else False,
+                       help="no desktop notification (notify-send) when a budget threshold is crossed")
+
+
+def budget_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"session"|"day"|"month": USD text}`` of the budget flags given (none: empty)."""
+    given = {"session": getattr(args, "session_budget", None), "day": getattr(args, "daily_budget", None),
+             "month": getattr(args, "monthly_budget", None)}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def check_budget_flags(args: argparse.Namespace) -> str | None:
+    """The error of a budget flag that is not a positive amount of USD (None: all fine), so a
+    command can stop with a usage error before it starts following anything."""
+    from spendtui.core.limits import BudgetConfigError, parse_usd
+
+    names = {"session": "--session-budget", "day": "--daily-budget", "month": "--monthly-budget"}
+    for scope, value in budget_flags(args).items():
+        try:
+            parse_usd(value, names[scope])
+        except BudgetConfigError as e:
+            return str(e)
+    return None
 
 
 def add_export_parser(subparsers: Any, common_parent: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -63,7 +88,7 @@ def add_export_parser(subparsers: Any, common_parent: argparse.ArgumentParser) -
     e.add_argument("--poll-seconds", type=float, default=0.5, help=argparse.SUPPRESS)
     e.add_argument("--once", action="store_true",
                    help="print the Prometheus text exposition once and exit (for a quick look or cron)")
-    add_budget_args(e)
+    add_budget_args(e, sub=True)
     return e
 
 
@@ -209,9 +234,12 @@ class _WatchBudget:
 _WATCH = _WatchBudget()
 
 
-def budget_events(model: SessionModel, args: argparse.Namespace | None = None) -> list[dict[str, Any]]:
+def budget_events(model: SessionModel, args: argparse.Namespace | None = None,
+                  now: float | None = None) -> list[dict[str, Any]]:
     """``{"event": "budget", ...}`` objects for thresholds the followed session just crossed.
 
+    Each carries, when a day budget is set, ``day_budget``: the day's spend and when it runs
+    out at the current burn rate (``projected_exhaustion``), whichever scope crossed.
     Cheap when no budget is configured (one config read, then nothing). After /clear the
     watch follows a new model: the old session stops counting as live but its spend stays
     in the day and month totals.
@@ -230,14 +258,19 @@ def budget_events(model: SessionModel, args: argparse.Namespace | None = None) -
     tracker = _WATCH.tracker
     if tracker is None:
         return []
-    now = time.time()
+    now = time.time() if now is None else now
     for other in [m for m in tracker.live.values() if m is not model]:
         tracker.retire(other, now)
     if tracker.live.get(model.session_id) is not model:
         tracker.track(model)
+    alerts = tracker.check(now)
+    if not alerts:
+        return []
+    day = next((st for st in tracker.states(now) if st.scope == "day"), None)
+    extra = {"day_budget": {k: v for k, v in day.to_json().items() if k != "scope"}} if day is not None else {}
     return [
-        {"event": "budget", "session_id": model.session_id, "observed": round(now, 6), **a.to_json()}
-        for a in tracker.check(now)
+        {"event": "budget", "session_id": model.session_id, "observed": round(now, 6), **a.to_json(), **extra}
+        for a in alerts
     ]
 
 

@@ -18,11 +18,15 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+BUDGET_FLAGS = {"--session-budget": "session", "--daily-budget": "day", "--monthly-budget": "month"}
+
+
 def statusline_args(argv: Sequence[str]) -> dict[str, Any] | None:
     """``run_statusline``'s arguments when ``argv`` is a plain statusline call, else None."""
     transcript: str | None = None
     before: list[str] = []  # --claude-dir given before the subcommand ...
     after: list[str] = []  # ... and after it: argparse keeps only these when there are any
+    budgets: tuple[dict[str, str], dict[str, str]] = ({}, {})  # scope -> text, before/after the subcommand
     no_cache = False
     seen = False
     i = 0
@@ -31,7 +35,7 @@ def statusline_args(argv: Sequence[str]) -> dict[str, Any] | None:
         name, eq, value = a.partition("=")
         if a == "statusline" and not seen:
             seen = True
-        elif name == "--claude-dir" or (name == "--transcript" and seen):
+        elif name == "--claude-dir" or (name == "--transcript" and seen) or name in BUDGET_FLAGS:
             if not eq:
                 i += 1
                 if i >= len(argv) or argv[i].startswith("-"):
@@ -39,6 +43,8 @@ def statusline_args(argv: Sequence[str]) -> dict[str, Any] | None:
                 value = argv[i]
             if name == "--transcript":
                 transcript = value
+            elif name in BUDGET_FLAGS:
+                budgets[seen][BUDGET_FLAGS[name]] = value
             else:
                 (after if seen else before).append(value)
         elif a == "--no-cache":
@@ -48,7 +54,8 @@ def statusline_args(argv: Sequence[str]) -> dict[str, Any] | None:
         i += 1
     if not seen:
         return None
-    return {"transcript": transcript, "claude_dirs": after or before or None, "use_state": not no_cache}
+    return {"transcript": transcript, "claude_dirs": after or before or None, "use_state": not no_cache,
+            "budgets": {**budgets[0], **budgets[1]} or None}  # after the subcommand wins, as in argparse
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -115,3 +116,52 @@ def test_budget_in_the_line(transcript: Path, monkeypatch: pytest.MonkeyPatch,
     out = capsys.readouterr().out
     # $0.230 of a $0.50 session budget
     assert out.rstrip().endswith(" · session 46% of $0.500")
+
+
+# ------------------------------------------------------------------ budget flags
+def _line(argv: list[str], hook: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+          through_cli: bool = False) -> str:
+    from spendtui.entry import main as entry_main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(hook)))
+    assert (main if through_cli else entry_main)(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    return out.rstrip("\n")
+
+
+@pytest.mark.parametrize("through_cli", [False, True])
+def test_session_budget_flag_on_the_fast_path(transcript: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str], through_cli: bool) -> None:
+    """$0.230 (see test_render_numbers) of a $0.50 flag budget; the flag wins over the config's $0.10.
+    A session budget needs no session model: the state's numbers are enough."""
+    Path(os.environ["SPENDTUI_CONFIG"]).write_text("[budget]\nsession_usd = 0.1\n")
+
+    def full(*_a: object, **_k: object) -> str:
+        raise AssertionError("a session budget needs no session model")
+
+    monkeypatch.setattr("spendtui.core.statusline.full_text", full)
+    hook = {"transcript_path": str(transcript)}
+    for argv in (["statusline", "--session-budget", "0.5"], ["--session-budget=0.5", "statusline"]):
+        assert _line(argv, hook, monkeypatch, capsys, through_cli).endswith(" · session 46% of $0.500")
+    assert _line(["statusline"], hook, monkeypatch, capsys, through_cli).endswith(" · !session 230% of $0.100")
+
+
+def test_daily_budget_flag_counts_the_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A call made just now: 1,000 output tokens on Sonnet 4.5 = $0.015, 75 % of a $0.02 day."""
+    now = datetime.now().astimezone().isoformat().replace("+00:00", "Z")
+    path = write_jsonl(tmp_path / "projects" / "-p" / "s1.jsonl", [user("a"), assistant("m1", "r1", usage(out=1000),
+                                                                                           when=now)])
+    line = _line(["statusline", "--claude-dir", str(tmp_path), "--daily-budget", "0.02"],
+                 {"transcript_path": str(path)}, monkeypatch, capsys)
+    assert line.startswith("Sonnet 4.5 · $0.015") and " · day 75% of $0.020" in line
+
+
+def test_bad_budget_flag_says_so_in_the_line(transcript: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    line = _line(["statusline", "--session-budget", "abc"], {"transcript_path": str(transcript)}, monkeypatch,
+                 capsys)
+    assert line == "spendtui: --session-budget: expected a number of USD, got 'abc'"
+    line = _line(["statusline", "--daily-budget", "0"], {"transcript_path": str(transcript)}, monkeypatch, capsys)
+    assert line == "spendtui: --daily-budget: a budget must be a positive amount of USD, got '0'"

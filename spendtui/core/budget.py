@@ -33,10 +33,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from spendtui.core.limits import BudgetConfigError, parse_usd  # defined apart for the status line
 from spendtui.core.model import ApiCall, SessionModel
 
 PICO = 10**12
@@ -47,23 +48,6 @@ MIN_WINDOW = 300.0  # never divide recent spend by less than this many seconds
 RECENT_KEEP = 2 * BURN_WINDOW  # history keeps per-call detail this far back, for the burn rate
 
 CONFIG_KEYS = {"session": "session_usd", "day": "daily_usd", "month": "monthly_usd"}
-
-
-class BudgetConfigError(ValueError):
-    """A budget in the config or on the command line is not a positive amount of USD."""
-
-
-def parse_usd(value: Any, where: str) -> int:
-    """A positive USD amount (number or numeric string) -> exact pico-dollars."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise BudgetConfigError(f"{where}: expected a number of USD, got {value!r}")
-    try:
-        d = Decimal(str(value).strip().lstrip("$"))
-    except InvalidOperation:
-        raise BudgetConfigError(f"{where}: expected a number of USD, got {value!r}") from None
-    if not d.is_finite() or d <= 0:
-        raise BudgetConfigError(f"{where}: a budget must be a positive amount of USD, got {value!r}")
-    return int((d * PICO).to_integral_value())
 
 
 def usd(pico: int) -> float:
@@ -310,6 +294,20 @@ class BudgetState:
     @property
     def budget_usd(self) -> float:
         return usd(self.budget_pico)
+
+    def to_json(self) -> dict[str, Any]:
+        """Where the scope stands and when it runs out at the current burn rate (``null``:
+        not within its period, or no recent spend)."""
+        pe = self.projected_exhaustion
+        return {
+            "scope": self.scope,
+            "period": self.period,
+            "spent_usd": self.spent_usd,
+            "budget_usd": self.budget_usd,
+            "ratio": round(self.ratio, 6),
+            "burn_usd_per_hour": round(self.burn_pico_per_hour / PICO, 6),
+            "projected_exhaustion": pe.isoformat().replace("+00:00", "Z") if pe else None,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,8 +157,11 @@ def _hook(raw: str) -> dict[str, Any]:
 
 
 def statusline_text(raw: str, transcript: str | None = None, claude_dirs: list[str] | None = None,
-                    use_state: bool = True, now: float | None = None) -> str:
-    """The line for one hook input (raises on trouble; ``run_statusline`` catches)."""
+                    use_state: bool = True, now: float | None = None,
+                    budgets: dict[str, Any] | None = None) -> str:
+    """The line for one hook input (raises on trouble; ``run_statusline`` catches).
+    ``budgets``: ``{"session"|"day"|"month": USD}`` from the flags, each winning over the
+    config's ``[budget]`` value for its scope."""
     hook = _hook(raw)
     path = transcript or hook.get("transcript_path")
     if not path:
@@ -166,25 +169,35 @@ def statusline_text(raw: str, transcript: str | None = None, claude_dirs: list[s
     p = os.path.expanduser(path)
     if not os.path.exists(p):
         return "spendtui: waiting for the first message"
+    flags = {k: v for k, v in (budgets or {}).items() if v is not None}
+    session_flag = None
+    if "session" in flags:
+        from spendtui.core.limits import BudgetConfigError, parse_usd
+
+        try:
+            session_flag = parse_usd(flags["session"], "--session-budget")
+        except BudgetConfigError as e:
+            return f"spendtui: {e}"
     from spendtui.core.linestate import compute
 
     res = compute(p, use_state=use_state)
-    if res.budget_history:
+    if res.budget_history or "day" in flags or "month" in flags:
         sid = hook.get("session_id")
-        return full_text(p, sid if isinstance(sid, str) else None, hook, claude_dirs, use_state, now)
+        return full_text(p, sid if isinstance(sid, str) else None, hook, claude_dirs, use_state, now, flags)
     budget = None
-    if res.budget_session_pico is not None:
-        budget = _budget_text("session", res.data.cost_pico, res.budget_session_pico)
+    session_pico = session_flag if session_flag is not None else res.budget_session_pico
+    if session_pico is not None:
+        budget = _budget_text("session", res.data.cost_pico, session_pico)
     return render_line(res.data, hook, now, budget=budget)
 
 
 def full_text(path: str, session_id: str | None, hook: dict[str, Any], claude_dirs: list[str] | None,
-              use_cache: bool, now: float | None = None) -> str:
+              use_cache: bool, now: float | None = None, budgets: dict[str, Any] | None = None) -> str:
     """The line from the full session model and the budget tracker (a day or month budget
     counts every session's spend, which the per-transcript state does not hold)."""
     from pathlib import Path
 
-    from spendtui.core.budget import tracker_from_config
+    from spendtui.core.budget import BudgetConfigError, tracker_from_config
     from spendtui.core.cache import SessionCache
     from spendtui.core.config import load_config
     from spendtui.core.loader import load_session
@@ -196,21 +209,27 @@ def full_text(path: str, session_id: str | None, hook: dict[str, Any], claude_di
     model = cache.load(files, prices.cost) if cache is not None else load_session(files, prices.cost)
     budget = None
     cfg = load_config()
-    if cfg.get("budget"):
-        tracker = tracker_from_config(cfg, claude_dirs, prices.cost, notify=False, cache=cache)
+    flags = budgets or {}
+    if cfg.get("budget") or flags:
+        try:
+            tracker = tracker_from_config(cfg, claude_dirs, prices.cost, session_usd=flags.get("session"),
+                                          daily_usd=flags.get("day"), monthly_usd=flags.get("month"),
+                                          notify=False, cache=cache, now=now)
+        except BudgetConfigError as e:
+            return f"spendtui: {e}"
         if tracker is not None:
             tracker.track(model)
-            budget = budget_part(tracker.states())
+            budget = budget_part(tracker.states(now))
     return render(model, prices, hook, now, budget=budget)
 
 
 def run_statusline(transcript: str | None = None, claude_dirs: list[str] | None = None,
-                   use_state: bool = True) -> int:
+                   use_state: bool = True, budgets: dict[str, Any] | None = None) -> int:
     """Read the hook JSON on stdin, print the line; on any failure print a short
     ``spendtui: <what>`` line instead (see the module docstring). Always exit 0."""
     try:
         raw = sys.stdin.read() if sys.stdin is not None and not sys.stdin.isatty() else ""
-        text = statusline_text(raw, transcript, claude_dirs, use_state)
+        text = statusline_text(raw, transcript, claude_dirs, use_state, budgets=budgets)
     except Exception as e:
         text = f"spendtui: {type(e).__name__}"
     try:

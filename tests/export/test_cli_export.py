@@ -153,3 +153,96 @@ def test_watch_json_emits_budget_events(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Local time is UTC here, so the local day of these 13:00-17:00Z calls is 2026-11-20."""
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_budget_events_carry_when_the_days_budget_runs_out(utc: Any) -> None:
+    """$2 at 08:00, then $2 + $1 + $1 at 11:10/11:30/11:50 (UTC-5); now 12:00. Session budget
+    $5, day budget $10. The last hour's $4 was spent over 11:10 -> 12:00 = 50 min: $4.80/h.
+    The day's $10 - $6 = $4 left lasts 50 min: it runs out at 12:50 (17:50Z). Every event,
+    the session's too, says so in ``day_budget``."""
+    from tests.export.test_budget import NOON, at
+
+    reset_watch_budget()
+    try:
+        config("[budget]\nsession_usd = 5\ndaily_usd = 10\n")
+        live = LiveModel()
+        for cents, when in [(200, at(8)), (200, at(11, 10)), (100, at(11, 30)), (100, at(11, 50))]:
+            live.spend(cents, when)
+        events = budget_events(live.model, None, now=NOON.timestamp())
+        assert [(e["scope"], e["threshold"]) for e in events] == [
+            ("session", 50), ("session", 80), ("session", 100), ("day", 50)]
+        day = {"period": "2026-11-20", "spent_usd": 6.0, "budget_usd": 10.0, "ratio": 0.6,
+               "burn_usd_per_hour": 4.8, "projected_exhaustion": "2026-11-20T17:50:00Z"}
+        assert all(e["day_budget"] == day for e in events)
+        assert events[3]["projected_exhaustion"] == "2026-11-20T17:50:00Z"  # the day's own event agrees
+        assert json.loads(json.dumps(events)) == events  # plain JSON, as watch --json writes it
+    finally:
+        reset_watch_budget()
+
+
+def test_budget_events_without_a_day_budget_have_no_day_field() -> None:
+    reset_watch_budget()
+    try:
+        config("[budget]\nsession_usd = 1\n")
+        live = LiveModel()
+        from tests.export.test_budget import at
+
+        live.spend(150, at(11))
+        (event, *_rest) = budget_events(live.model, None)
+        assert "day_budget" not in event
+    finally:
+        reset_watch_budget()
+
+
+# ---------------------------------------------------------------- budget flags on every command
+@pytest.mark.parametrize(("argv", "want"), [
+    ([], {}),
+    (["--daily-budget", "20"], {"day": "20"}),  # the app
+    (["--daily-budget", "20", "watch"], {"day": "20"}),  # before the subcommand still counts
+    (["watch", "--daily-budget", "20"], {"day": "20"}),
+    (["--daily-budget", "5", "watch", "--daily-budget", "20", "--session-budget", "1"], {"day": "20", "session": "1"}),
+    (["--monthly-budget", "300", "statusline"], {"month": "300"}),
+    (["statusline", "--session-budget=0.5", "--daily-budget", "4"], {"session": "0.5", "day": "4"}),
+    (["export", "--once", "--session-budget", "2"], {"session": "2"}),
+])
+def test_budget_flags_on_every_command(argv: list[str], want: dict[str, str]) -> None:
+    from spendtui.cli import build_parser
+    from spendtui.cli_export import budget_flags
+    from spendtui.entry import statusline_args
+
+    args = build_parser().parse_args(argv)
+    assert budget_flags(args) == want
+    if "statusline" in argv:  # the fast path reads them as argparse does
+        fast = statusline_args(argv)
+        assert fast is not None and (fast["budgets"] or {}) == want
+
+
+def test_no_notify_before_or_after_the_subcommand() -> None:
+    from spendtui.cli import build_parser
+
+    p = build_parser()
+    assert p.parse_args(["--no-notify"]).no_notify is True
+    assert p.parse_args(["--no-notify", "watch"]).no_notify is True
+    assert p.parse_args(["watch", "--no-notify"]).no_notify is True
+    assert p.parse_args(["watch"]).no_notify is False
+
+
+@pytest.mark.parametrize("argv", [["--session-budget", "abc"], ["--daily-budget", "0"],
+                                  ["watch", "--json", "--monthly-budget", "-3"]])
+def test_bad_budget_flag_is_a_usage_error_before_anything_starts(argv: list[str],
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("spendtui: --") and "budget" in err and err.count("\n") == 1

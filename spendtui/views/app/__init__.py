@@ -6,7 +6,7 @@ tests and the screenshot script, which drive it with ``run_test()``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,18 @@ def run_app(
     force_polling: bool | None = None,
     clock: Callable[[], float] | None = None,
     use_cache: bool = True,
+    budgets: Mapping[str, Any] | None = None,
+    notify: bool = True,
 ) -> dict[str, Any] | None:
     """Run the dashboard on ``files`` (None: the no-session screen, which keeps looking).
 
     Returns the final summary dict (``spendtui summary --json``'s shape) after
     ``q``/Ctrl+C, already saved under ``summaries_dir()``; None if no session was shown.
+    ``budgets``: the budget flags (``{"session"|"day"|"month": USD}``), each winning over
+    the config's ``[budget]`` value; ``notify``: desktop notifications for budget warnings.
     """
     app = SpendApp(files, claude_dirs=claude_dirs, prices=prices, force_polling=force_polling, clock=clock,
-                   use_cache=use_cache)
+                   use_cache=use_cache, budgets=budgets, notify=notify)
     return app.run()
 
 

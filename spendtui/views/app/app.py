@@ -19,7 +19,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -138,8 +138,12 @@ class SpendApp(App[dict[str, Any] | None]):
         poll_for_sessions: bool = True,
         use_cache: bool = False,
         analyse: bool = True,
+        budgets: Mapping[str, Any] | None = None,
+        notify: bool = True,
     ) -> None:
         super().__init__()
+        self.budget_flags = dict(budgets or {})  # the budget flags, over the config's [budget]
+        self.budget_notify = notify
         self.use_cache = use_cache  # start from the result cache's snapshot (fast first paint)
         # the context analysis (breakdown, staleness, advice) reads the whole history
         self.analyse = analyse
@@ -239,7 +243,7 @@ class SpendApp(App[dict[str, Any] | None]):
         budget = self._budget_tracker(pricer)
         if budget is not None:
             budget.track(follower.model)
-            budget.check()  # thresholds already passed before we started are not news
+            budget.check(self.clock())  # thresholds already passed before we started are not news
         snap = self._snapshot(stats, follower, budget)
         if worker.is_cancelled:
             return
@@ -264,7 +268,7 @@ class SpendApp(App[dict[str, Any] | None]):
                     budget.track(follower.model)  # after /clear the follower has a new model
                     notices = [*notices, *[Notice("budget", "Budget", a.message(),
                                                   "error" if a.threshold >= 100 else "warning")
-                                           for a in budget.check()]]
+                                           for a in budget.check(self.clock())]]
                 # The analysis shown is the newest refresh's. When a refresh is due now (cheap: a
                 # small session) it is made here, so the batch costs one paint, not two; else it
                 # is owed, and made apart from the batches (see ANALYSIS_DUTY).
@@ -306,7 +310,7 @@ class SpendApp(App[dict[str, Any] | None]):
             if budget is not None:  # the swapped-in model may hold calls no poll announced
                 budget.track(follower.model)
                 notices += [Notice("budget", "Budget", a.message(), "error" if a.threshold >= 100 else "warning")
-                            for a in budget.check()]
+                            for a in budget.check(self.clock())]
             if swapped:
                 self._refresh_extras(self.analyzer, follower)
             self.post_message(LiveUpdate(generation, self._snapshot(stats, follower, budget), notices))
@@ -327,12 +331,16 @@ class SpendApp(App[dict[str, Any] | None]):
         self._analyse(follower, stats, generation, budget)
 
     def _budget_tracker(self, pricer: Any) -> Any:
-        """Budgets from the config file (None when none are set or the config is bad)."""
+        """Budgets from the config file and the flags (None when none are set or the config is
+        bad). On the app's clock, like everything else it shows."""
         from spendtui.core.budget import BudgetConfigError, tracker_from_config
         from spendtui.core.config import ConfigError, load_config
 
+        flags = self.budget_flags
         try:
-            return tracker_from_config(load_config(), self.claude_dirs, pricer, notify=True)
+            return tracker_from_config(load_config(), self.claude_dirs, pricer, session_usd=flags.get("session"),
+                                       daily_usd=flags.get("day"), monthly_usd=flags.get("month"),
+                                       notify=self.budget_notify, now=self.clock())
         except (ConfigError, BudgetConfigError) as e:
             self.call_from_thread(self.notify, str(e), title="Budgets not loaded", severity="error", timeout=15)
             return None
@@ -346,7 +354,7 @@ class SpendApp(App[dict[str, Any] | None]):
         a = self.analyzer
         if a is not None and a.model is follower.model and self._analysis_of is a:
             extra.update(self._analysis_extra)
-        return replace(snap, budget=tuple(budget.states()) if budget is not None else (),
+        return replace(snap, budget=tuple(budget.states(self.clock())) if budget is not None else (),
                        skipped_lines=follower.model.skipped_lines,
                        skipped_reasons=tuple(follower.model.skipped_reasons.most_common(3)), **extra)
 

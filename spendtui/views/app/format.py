@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from spendtui.core.summary import PICO
 from spendtui.views.report import money, tokens
@@ -47,6 +49,34 @@ def clock_time(ts: datetime | None) -> str:
     return ts.astimezone().strftime("%H:%M:%S") if ts else "--:--:--"
 
 
+BUDGET_ORDER = ("day", "session", "month")  # the day's budget is the one people plan their work by
+_LASTS = {"day": "lasts the day", "month": "lasts the month"}
+
+
+def runs_out(when: datetime, now: float) -> str:
+    """Local wall-clock time of a projection; with the date when it is not today."""
+    local = when.astimezone()
+    today = datetime.fromtimestamp(now).astimezone().date()
+    return f"{local:%H:%M}" if local.date() == today else f"{local:%b %d %H:%M}"
+
+
+def budget_parts(states: Iterable[Any], now: float) -> list[tuple[str, float]]:
+    """One text per budget scope with its ratio (for the colour), e.g.
+    ``("day budget: $12.40 of $20.00 (62%), runs out ~16:40 at this rate", 0.62)``: what is
+    spent, and when it runs out at the current burn rate (``BudgetState.projected_exhaustion``)."""
+    out = []
+    for st in sorted(states, key=lambda s: BUDGET_ORDER.index(s.scope) if s.scope in BUDGET_ORDER else 9):
+        text = f"{st.scope} budget: {usd(st.spent_pico)} of {usd(st.budget_pico)} ({100 * st.ratio:.0f}%)"
+        if st.ratio >= 1:
+            text += ", used up"
+        elif st.projected_exhaustion is not None:
+            text += f", runs out ~{runs_out(st.projected_exhaustion, now)} at this rate"
+        elif st.burn_pico_per_hour > 0 and st.scope in _LASTS:
+            text += f", {_LASTS[st.scope]} at this rate"
+        out.append((text, st.ratio))
+    return out
+
+
 def short_model(model: str | None) -> str:
     """claude-sonnet-4-5-20250929 -> sonnet-4-5: the table has no room for the rest."""
     if not model:
@@ -59,5 +89,5 @@ def ttl_label(ttl: int) -> str:
     return "1h" if ttl >= 3600 else f"{ttl // 60}m"
 
 
-__all__ = ["ago", "clock_time", "countdown", "money", "percent", "rate", "short_model", "tokens", "ttl_label",
-           "usd"]
+__all__ = ["ago", "budget_parts", "clock_time", "countdown", "money", "percent", "rate", "runs_out", "short_model",
+           "tokens", "ttl_label", "usd"]

@@ -1,4 +1,4 @@
-"""The main screen: headline numbers, context gauge, cache, sparklines, calls, sub-agents."""
+"""The main screen: headline numbers, budgets, context gauge, cache, sparklines, calls, sub-agents."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from spendtui.core.live import LiveSnapshot
 from spendtui.views.app.widgets import (
     AdvicePanel,
     AgentsPanel,
+    BudgetLine,
     CachePanel,
     CallsTable,
     ContextGaugeView,
@@ -33,6 +34,7 @@ class DashboardScreen(Screen[None]):
         yield Header(show_clock=False, icon="$")
         yield Static("", id="follow-error")
         yield HeaderStats(self.clock, id="stats")
+        yield BudgetLine(self.clock, id="budget-line")
         with Horizontal(id="middle"):
             yield ContextGaugeView(id="gauge")
             yield CachePanel(self.clock, id="cache")
@@ -58,6 +60,7 @@ class DashboardScreen(Screen[None]):
     def show(self, snap: LiveSnapshot) -> None:
         self.snapshot = snap
         self.query_one(HeaderStats).show(snap)
+        self.query_one(BudgetLine).show(snap.budget)
         self.query_one(ContextGaugeView).show(snap.gauge, snap.breakdown)
         self.query_one(CachePanel).show(snap.cache, snap.cache_hit_last, snap.cache_hit_session)
         self.query_one(Sparks).show(snap.context_series, snap.cost_series)

@@ -6,7 +6,7 @@ from spendtui.views.app.widgets.cache import CachePanel
 from spendtui.views.app.widgets.calls import CallsTable
 from spendtui.views.app.widgets.gauge import ContextGaugeView
 from spendtui.views.app.widgets.sparks import SparkPanel, Sparks
-from spendtui.views.app.widgets.stats import HeaderStats, Stat
+from spendtui.views.app.widgets.stats import BudgetLine, HeaderStats, Stat
 
-__all__ = ["AdvicePanel", "AgentsPanel", "CachePanel", "CallsTable", "ContextGaugeView", "HeaderStats",
+__all__ = ["AdvicePanel", "AgentsPanel", "BudgetLine", "CachePanel", "CallsTable", "ContextGaugeView", "HeaderStats",
            "SparkPanel", "Sparks", "Stat"]

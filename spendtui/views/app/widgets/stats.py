@@ -1,8 +1,10 @@
-"""The row of headline numbers: session cost, last call, burn rate, calls, model."""
+"""The row of headline numbers (session cost, last call, burn rate, calls, model) and,
+under it when a budget is set, the budget line: what is spent and when it runs out."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -98,6 +100,31 @@ class HeaderStats(Horizontal):
             note = f"{plural(snap.model_switches, 'switch', 'switches')} · {plural(snap.compactions, 'compaction')}"
         self.query_one("#stat-model", Stat).show(model, note, "bold" if not (unpriced or snap.skipped_lines)
                                                  else "bold yellow")
+
+
+class BudgetLine(Static):
+    """Each configured budget with the time it runs out at the current burn rate; hidden
+    without budgets. A line of its own: the Cost box has room for a percentage, not a time."""
+
+    DEFAULT_CSS = """
+    BudgetLine { height: 1; padding: 0 1; display: none; }
+    BudgetLine.-shown { display: block; }
+    """
+
+    def __init__(self, clock: Callable[[], float], *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.clock = clock
+        self.text = ""
+
+    def show(self, states: tuple[Any, ...]) -> None:
+        parts = fmt.budget_parts(states, self.clock())
+        text = Text(" · ", style="dim").join(
+            Text(t, style="bold red" if r >= 1 else "bold yellow" if r >= 0.8 else "") for t, r in parts)
+        if text.plain == self.text:
+            return
+        self.text = text.plain
+        self.set_class(bool(parts), "-shown")
+        self.update(text)
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
