@@ -184,7 +184,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
         from spendtui.core.summary import analysed_summary
 
         summary = analysed_summary(files, prices, siblings=siblings or None, top_calls=args.top,
-                                   exact_counts=args.exact_counts, force=args.context)
+                                   exact_counts=args.exact_counts, force=args.context,
+                                   plan=_plan_inputs(args, prices))
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -193,6 +194,23 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
         print_summary(summary)
     return EXIT_OK
+
+
+def _plan_inputs(args: argparse.Namespace, prices: Any) -> dict[str, Any]:
+    """The plan advice's inputs: the last 30 days' spend (from the result cache, kept between
+    runs: see core/history.py) and ``[plan] current`` from the config."""
+    from spendtui.core.config import ConfigError, load_config
+    from spendtui.core.history import plan_inputs
+
+    try:
+        cfg = load_config()
+    except ConfigError as e:
+        _err(str(e))
+        cfg = {}
+    kwargs, problem = plan_inputs(_claude_dirs(args), prices, cfg, use_cache=not args.no_cache)
+    if problem is not None:
+        _err(f"{problem} (the plan advice assumes API prices)")
+    return kwargs
 
 
 def _discover(args: argparse.Namespace, visited: list[str] | None = None) -> list[SessionFiles]:
@@ -214,50 +232,10 @@ def _memoized(args: argparse.Namespace, key: list[Any], compute: Compute) -> Any
     folder, transcript or price source changed since (tree.py). ``partial`` is None or,
     when only transcripts grew, the ``Lookup`` with the previous answer and what grew.
     Raises NoClaudeDataError."""
-    from spendtui.core.paths import stat_once
+    from spendtui.core.tree import memoized
 
-    with stat_once():
-        return _memoized_run(args, key, compute)
-
-
-def _plain_paths(plains: list[Any]) -> list[str]:
-    """The transcripts of sessions in batch._plain form: main, then sub-agent files."""
-    return [f for _sid, _proj, main, agents in plains for f in ([main] if main else []) + [a[1] for a in agents]]
-
-
-def _memoized_run(args: argparse.Namespace, key: list[Any], compute: Compute) -> Any:
-    if getattr(args, "no_cache", False):
-        return compute(_discover(args), None)
-    import time
-
-    from spendtui.core import config
-    from spendtui.core.paths import projects_dirs
-    from spendtui.core.tree import Memo, price_sources
-
-    pds = projects_dirs(_claude_dirs(args))
-    memo = Memo(config.cache_dir() / "sessions", [*key, [str(p) for p in pds]], paths_of=_plain_paths)
-    sources = price_sources()
-    found = memo.get(sources)
-    if found.value is not None:
-        return found.value
-    started = time.time_ns()
-    visited: list[str] = []
-    from spendtui.core.batch import _plain
-
-    if found.sessions is not None:  # only transcripts grew: the same sessions, no need to look for them
-        plains = found.sessions
-        visited = [d for d, _m in memo.dirs]
-        value = compute([], found)  # it builds the sessions it needs from found.sessions
-    else:
-        sessions = _discover(args, visited)
-        plains = [_plain(s) for s in sessions]
-        value = compute(sessions, None)
-    if "\0" not in visited:
-        from spendtui.core.cache import SessionCache
-
-        writer = SessionCache(prices=None)
-        memo.put(sources, visited, _plain_paths(plains), value, started, writer._write_bytes, sessions=plains)
-    return value
+    return memoized(_claude_dirs(args), key, compute, discover=lambda visited: _discover(args, visited),
+                    no_cache=getattr(args, "no_cache", False))
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:

@@ -181,10 +181,13 @@ def analysis_skipped(files: Any, force: bool = False) -> str | None:
 
 
 def analysed_summary(files: Any, prices: Any, siblings: Any = None, now: float | None = None,
-                     top_calls: int = 5, exact_counts: bool = False, force: bool = False) -> dict[str, Any]:
+                     top_calls: int = 5, exact_counts: bool = False, force: bool = False,
+                     plan: dict[str, Any] | None = None) -> dict[str, Any]:
     """The full summary of a session from its files: accounting plus the context
     analysis (which must see every record, so the files are read, not the cache).
-    `spendtui summary --json` and the app's exit summary are both this."""
+    `spendtui summary --json` and the app's exit summary are both this. ``plan``: the
+    analyser's plan-advice arguments (``history.plan_inputs``); without them the plan
+    part has no projection."""
     from spendtui.core.context import ContextAnalyzer
     from spendtui.core.loader import load_with_dedup
     from spendtui.core.model import SessionModel
@@ -197,7 +200,7 @@ def analysed_summary(files: Any, prices: Any, siblings: Any = None, now: float |
         summary["context_analysis"] = f"skipped: {skipped}"
         return summary
     model = SessionModel(files.session_id)
-    analyzer = ContextAnalyzer(model, prices, exact_counts=exact_counts)
+    analyzer = ContextAnalyzer(model, prices, exact_counts=exact_counts, **(plan or {}))
     model = load_with_dedup(files, prices.cost if prices is not None else None, siblings=siblings, model=model)
     summary = session_summary(model, prices, now=now, top_calls=top_calls, mtime=files.mtime())
     analyzer.merge_into(summary, now=now)

@@ -135,3 +135,79 @@ class Memo:
                "paths": None if derived else paths, "value": value, "sessions": sessions}
         write(self.path, dumps(doc))
         return True
+
+
+def plain_paths(plains: list[Any]) -> list[str]:
+    """The transcripts of sessions in batch._plain form: main, then sub-agent files."""
+    return [f for _sid, _proj, main, agents in plains for f in ([main] if main else []) + [a[1] for a in agents]]
+
+
+Discover = Callable[[list[str]], list[Any]]
+Compute = Callable[[list[Any], Any], Any]
+
+
+def memoized(claude_dirs: Sequence[str | Path] | None, key: list[Any], compute: Compute,
+             discover: Discover | None = None, no_cache: bool = False, one_shot: bool = True) -> Any:
+    """``compute(sessions, partial)``, or the answer kept from the last run if not one
+    folder, transcript or price source changed since. ``partial`` is None or, when only
+    transcripts grew, the ``Lookup`` with the previous answer and what grew.
+    ``discover(visited)`` finds the sessions, listing the folders it read into ``visited``
+    (a NUL string in it: the answer is partial and not kept); default: ``paths.discover``.
+    ``one_shot``: stat each file once for the whole run (``paths.stat_once``, process-wide:
+    not while a live follower in another thread must see files change). Raises
+    NoClaudeDataError."""
+    import contextlib
+
+    from spendtui.core.paths import stat_once
+
+    if discover is None:
+        discover = _discoverer(claude_dirs)
+    with stat_once() if one_shot else contextlib.nullcontext():
+        if no_cache:
+            return compute(discover([]), None)
+        return _memoized_run(claude_dirs, key, compute, discover)
+
+
+def _discoverer(claude_dirs: Sequence[str | Path] | None) -> Discover:
+    def discover(visited: list[str]) -> list[Any]:
+        from spendtui.core.paths import discover as find
+
+        problems: list[str] = []
+        sessions = find(claude_dirs, problems, visited)
+        if problems:
+            visited.append("\0")
+        return sessions
+
+    return discover
+
+
+def _memoized_run(claude_dirs: Sequence[str | Path] | None, key: list[Any], compute: Compute,
+                  discover: Discover) -> Any:
+    import time
+
+    from spendtui.core import config
+    from spendtui.core.batch import _plain
+    from spendtui.core.paths import projects_dirs
+
+    pds = projects_dirs(claude_dirs)
+    memo = Memo(config.cache_dir() / "sessions", [*key, [str(p) for p in pds]], paths_of=plain_paths)
+    sources = price_sources()
+    found = memo.get(sources)
+    if found.value is not None:
+        return found.value
+    started = time.time_ns()
+    visited: list[str] = []
+    if found.sessions is not None:  # only transcripts grew: the same sessions, no need to look for them
+        plains = found.sessions
+        visited = [d for d, _m in memo.dirs]
+        value = compute([], found)  # it builds the sessions it needs from found.sessions
+    else:
+        sessions = discover(visited)
+        plains = [_plain(s) for s in sessions]
+        value = compute(sessions, None)
+    if "\0" not in visited:
+        from spendtui.core.cache import SessionCache
+
+        writer = SessionCache(prices=None)
+        memo.put(sources, visited, plain_paths(plains), value, started, writer._write_bytes, sessions=plains)
+    return value

@@ -159,3 +159,36 @@ async def test_a_new_advice_raises_a_toast(claude_root: Path) -> None:
         assert message.startswith(f"5 read-only calls (Read) ran on {OPUS} for ")
         advice = [a for a in app.snapshot.advice if a.kind == "model_routing"]
         assert len(advice) == 1 and advice[0].saving_usd == pytest.approx(saving, abs=1e-9)
+
+
+# ---------------------------------------------------------------- the plan advice
+async def test_plan_advice_from_the_history_read_off_the_ui_thread(claude_root: Path) -> None:
+    """Ten days of $12 (800,000 Sonnet output tokens at $15/MTok), the followed session on the
+    last: $360 a month at API prices, so Max 20x ($200) would have cost $160 a month less.
+    The history is read in the analysis thread; the advice then shows, with its toast, and
+    the exit summary has it."""
+    from datetime import timedelta
+
+    proj = claude_root / "projects" / "-tmp-proj"
+    t0 = datetime.fromtimestamp(T0, timezone.utc)
+    for k in range(1, 10):
+        when = (t0 - timedelta(days=k)).isoformat().replace("+00:00", "Z")
+        write_jsonl(proj / f"d{k}.jsonl", [user("go", session=f"d{k}", when=when),
+                                           assistant(f"m{k}", f"r{k}", usage(0, 800_000), model=SONNET,
+                                                     session=f"d{k}", when=when)])
+    files = make_session(claude_root, [user("go", when=ts(0, 0)),
+                                       assistant("m0", "r0", usage(0, 800_000), model=SONNET, when=ts(0, 0))])
+    assert cost(SONNET_RATES, out=800_000) == 12.0
+    app = SpendApp(files, [claude_root], PriceTable.embedded(), clock=FakeClock(T0 + 30))
+    seen: list[Message] = []
+    async with app.run_test(size=(160, 50), message_hook=seen.append) as pilot:
+        await wait_for(pilot, lambda: any(a.kind == "plan" for a in (app.snapshot.advice if app.snapshot else ())),
+                       "the plan advice")
+        (plan,) = [a for a in app.snapshot.advice if a.kind == "plan"]
+        assert plan.saving_usd == 12.0 * 30 - 200 == 160
+        assert "You pay API prices; Max 20x ($200/month) would have cost $200" in plan.message
+        await wait_for(pilot, lambda: ("Advice: save $160.00", plan.message) in toasts(seen), "the plan toast")
+        await app.action_quit()
+    assert app.summary is not None
+    (saved,) = [a for a in app.summary["advice"] if a["kind"] == "plan"]
+    assert saved["saving_usd"] == 160 and saved["evidence"]["projection"]["days_observed"] == 10

@@ -177,6 +177,7 @@ class ContextAnalyzer:
         token_counter: Any = None,
         history: list[tuple[date, float]] | None = None,
         current_plan: str | None = None,
+        history_until: date | None = None,
         cold_turns: int = COLD_TURNS,
     ) -> None:
         self.model = model
@@ -188,8 +189,9 @@ class ContextAnalyzer:
         self._read_memory = read_memory
         self._home = home
         self._config_dir = config_dir
-        self.history = list(history or [])
-        self.current_plan = current_plan
+        self.history = list(history or [])  # (local day, USD) of the user's spend, for the plan advice
+        self.current_plan = current_plan  # "api", "pro", "max5x", "max20x" or None (not said: API)
+        self.history_until = history_until  # the history's last day (default: the session's)
 
         self.ledger = Ledger()
         self.stale = StaleTracker(cold_turns)

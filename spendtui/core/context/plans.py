@@ -54,21 +54,30 @@ def project_30_days(history: Sequence[tuple[date, float]], today: date | None = 
             "projected_30d_usd": round(daily * 30, 2)}
 
 
+def _name(plan: str) -> str:
+    return PLANS[plan][0] if plan in PLANS else "pay-as-you-go API"
+
+
 def compare_plans(projected: float, current_plan: str | None = None) -> dict[str, Any]:
+    """The plans' monthly prices against ``projected`` API spend; the best fit and, when it
+    is not the user's ``current_plan`` (None: the API) and is cheaper, what it saves."""
     options = {"api": round(projected, 2), **{k: p for k, (_, p) in PLANS.items()}}
     fitting = [k for k, (_, p) in PLANS.items() if p * PLAN_MARGIN <= projected]
     best = max(fitting, key=lambda k: PLANS[k][1]) if fitting else "api"
     best_cost = PLANS[best][1] if best != "api" else projected
-    now_cost = PLANS[current_plan][1] if current_plan in PLANS else projected
-    out: dict[str, Any] = {"options_usd": options, "best": best, "current": current_plan or "api"}
+    current = current_plan if current_plan in PLANS else "api"
+    now_cost = PLANS[current][1] if current != "api" else projected
+    out: dict[str, Any] = {"options_usd": options, "best": best, "current": current,
+                           "current_usd": round(now_cost, 2)}
     saving = now_cost - best_cost
-    if best != (current_plan or "api") and saving > 0:
-        name = PLANS[best][0] if best != "api" else "pay-as-you-go API"
+    if best != current and saving > 0:
         price = f" (${PLANS[best][1]:.0f}/month)" if best != "api" else ""
         caveat = ", if its usage limits fit how you work" if best != "api" else ""
+        now = "You pay API prices" if current == "api" else f"You are on {_name(current)} (${now_cost:,.0f}/month)"
         out["switch_to"] = best
         out["saving_usd"] = round(saving, 2)
-        out["text"] = f"{name}{price} would save about ${saving:,.0f} a month{caveat}."
+        out["text"] = (f"{now}; {_name(best)}{price} would have cost ${best_cost:,.0f}: about "
+                       f"${saving:,.0f} a month less{caveat}.")
     return out
 
 
@@ -81,7 +90,9 @@ def plan_report(analyzer: ContextAnalyzer, today: date | None = None) -> dict[st
     per_hour = spend / (secs / 3600) if secs > 0 else 0.0
     rep: dict[str, Any] = {"session_usd": round(spend, 4), "active_hours": round(secs / 3600, 3),
                            "usd_per_active_hour": round(per_hour, 2),
-                           "plans_usd": {k: p for k, (_, p) in PLANS.items()}}
+                           "plans_usd": {k: p for k, (_, p) in PLANS.items()},
+                           "current": analyzer.current_plan or "api"}
+    today = today or analyzer.history_until
     if today is None and m.ended is not None:
         today = m.ended.astimezone(timezone.utc).date()
     proj = project_30_days(analyzer.history, today or datetime.now(timezone.utc).date())
@@ -92,8 +103,8 @@ def plan_report(analyzer: ContextAnalyzer, today: date | None = None) -> dict[st
     rep["comparison"] = cmp
     if "text" in cmp:
         rep["recommendation"] = {
-            "message": (f"${per_hour:,.2f} per active hour here; at your last {proj['days_observed']} days' pace "
-                        f"about ${proj['projected_30d_usd']:,.0f} a month on the API. {cmp['text']}"),
+            "message": (f"${per_hour:,.2f} per active hour here; your last {proj['days_observed']} days come to "
+                        f"about ${proj['projected_30d_usd']:,.0f} a month at API prices. {cmp['text']}"),
             "saving_usd": cmp["saving_usd"],
             "switch_to": cmp["switch_to"],
         }

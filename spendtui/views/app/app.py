@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -182,6 +183,8 @@ class SpendApp(App[dict[str, Any] | None]):
         self._analysis_running = False
         self.analysis_refreshes = 0
         """How many times the live analysis was computed (tests hold it to the duty cycle)."""
+        self.plan_kwargs: dict[str, Any] | None = None
+        """The plan advice's inputs (``history.plan_inputs``), once read after the first analysis."""
 
     # ----------------------------------------------------------- screens
     def get_default_screen(self) -> Screen[Any]:
@@ -295,8 +298,9 @@ class SpendApp(App[dict[str, Any] | None]):
         from spendtui.core.context import ContextAnalyzer
 
         analyzers: list[Any] = []
-        model, events = follower.rebuild_with(lambda m: analyzers.append(ContextAnalyzer(m, self.prices)),
-                                              self.model_lock)
+        plan = self.plan_kwargs or {}
+        model, events = follower.rebuild_with(
+            lambda m: analyzers.append(ContextAnalyzer(m, self.prices, **plan)), self.model_lock)
         if generation != self.generation:
             return  # the user switched sessions meanwhile
         with self.model_lock:  # posted under the lock, so it cannot overtake a newer update
@@ -317,6 +321,39 @@ class SpendApp(App[dict[str, Any] | None]):
         if not swapped:
             # analyse the session we are on now (after /clear, the new one)
             self.call_from_thread(self._maybe_analyse, follower, stats, generation, budget)
+        elif self.plan_kwargs is None:
+            self._load_plan_inputs()
+
+    def _load_plan_inputs(self) -> None:
+        """(In the analysis worker's thread, once.) The plan advice's inputs: the user's spend
+        per day over 30 days, from the result cache's kept totals (core/history.py), and their
+        plan from the config; given to the live analyser, whose next refresh shows the advice."""
+        from spendtui.core.config import ConfigError, load_config
+        from spendtui.core.history import plan_inputs
+
+        try:
+            cfg = load_config()
+        except ConfigError:
+            cfg = {}  # the budgets' loading already said what is wrong with it
+        today = datetime.fromtimestamp(self.clock()).astimezone().date()
+        try:
+            kwargs, problem = plan_inputs(self.claude_dirs, self.prices, cfg, today=today, use_cache=self.use_cache,
+                                          workers=1, one_shot=False)
+        except Exception as e:  # the plan advice is a nicety: never a crash
+            kwargs, problem = {}, f"history not read ({type(e).__name__}: {e})"
+        if problem is not None:
+            self.call_from_thread(self.notify, problem, title="Plan advice", severity="warning", timeout=10)
+        self.plan_kwargs = kwargs
+        with self.model_lock:
+            a = self.analyzer
+            if a is not None and kwargs:
+                a.history, a.history_until, a.current_plan = (list(kwargs["history"]), kwargs["history_until"],
+                                                              kwargs["current_plan"])
+        self.call_from_thread(self._owe_analysis)
+
+    def _owe_analysis(self) -> None:
+        self._analysis_owed = True
+        self._schedule_analysis()
 
     def _maybe_analyse(self, follower: SessionFollower, stats: LiveStats, generation: int, budget: Any) -> None:
         """Start the analysis of the follower's (possibly new) session, if it is not too big."""
@@ -567,7 +604,7 @@ class SpendApp(App[dict[str, Any] | None]):
                 self.analyzer.merge_into(summary, now=self.clock())
                 return summary
             if self.analyse:  # quit before the live analysis was ready: the same summary, from the files
-                return analysed_summary(follower.files, self.prices, now=self.clock())
+                return analysed_summary(follower.files, self.prices, now=self.clock(), plan=self.plan_kwargs)
             return session_summary(follower.model, self.prices, now=self.clock(), mtime=follower.files.mtime())
         finally:
             self.model_lock.release()
