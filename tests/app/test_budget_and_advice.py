@@ -192,3 +192,48 @@ async def test_plan_advice_from_the_history_read_off_the_ui_thread(claude_root: 
     assert app.summary is not None
     (saved,) = [a for a in app.summary["advice"] if a["kind"] == "plan"]
     assert saved["saving_usd"] == 160 and saved["evidence"]["projection"]["days_observed"] == 10
+
+
+# ---------------------------------------------------------------- the printed exit summary
+def test_the_printed_exit_summary_leads_with_the_avoidable_spend(claude_root: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`spendtui` on six read-only Opus calls, quit with q: the summary it prints starts its
+    advice with the avoidable-spend headline. Routing was advised at the fifth call, so only
+    the sixth counts as avoidable: its Opus price minus its Haiku price."""
+    import asyncio
+
+    from spendtui.cli import main
+
+    chat = Chat(model=OPUS)
+    chat.prompt("where is the bug?")
+    prev, usages = 0, []
+    for i in range(6):
+        usages.append((3, 10_000 if i == 0 else 600, prev))
+        prev = _explore(chat, i, prev)
+    make_session(claude_root, chat.records)
+
+    def run_app(files: Any, **kw: Any) -> Any:
+        """The real app, headless: wait for its analysis, press q, return what it returns."""
+        async def go() -> Any:
+            app = SpendApp(files, kw["claude_dirs"], kw["prices"], clock=FakeClock(T0 + 40))
+            async with app.run_test(size=(160, 50)) as pilot:
+                await wait_for(pilot, lambda: app.snapshot is not None and bool(app.snapshot.advice), "the advice")
+                await pilot.press("q")
+                await pilot.pause(0.2)
+            return app.return_value
+
+        return asyncio.run(go())
+
+    monkeypatch.setattr("spendtui.views.app.run_app", run_app)
+    monkeypatch.setenv("COLUMNS", "120")
+    assert main(["--claude-dir", str(claude_root)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    spent = sum(cost(OPUS_RATES, i, 40, w, r) for i, w, r in usages)
+    i, w, r = usages[5]
+    avoidable = cost(OPUS_RATES, i, 40, w, r) - cost(HAIKU_RATES, i, 40, w, r)
+    assert round(avoidable, 6) == 0.008772  # 10,965 vs 2,193 micro-dollars
+    headline = (f"${spent:,.2f} spent; about ${avoidable:,.2f} of it avoidable ({100 * avoidable / spent:.0f} %): "
+                f"{avoidable:.2f} model routing")
+    assert headline == "$0.12 spent; about $0.01 of it avoidable (8 %): 0.01 model routing"
+    assert headline in printed
+    assert printed.index(headline) < printed.index("model_routing: 6 read-only calls")
