@@ -4,7 +4,8 @@ Claude Code runs the command after each assistant message with a JSON object on
 stdin (session_id, transcript_path, model, workspace, ...). We answer with one
 short line from our own accounting: model, session cost, context against the
 auto-compact point, what is left of the cache TTL, and the budget nearest its
-limit. It must be fast and must never fail loudly: a status line that prints a
+limit (``[budget]`` in the config, or the ``--*-budget`` flags, which win scope by
+scope). It must be fast and must never fail loudly: a status line that prints a
 traceback is worse than none.
 
 Fast because it runs so often: the numbers come from ``linestate`` (a small state
