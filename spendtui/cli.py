@@ -427,30 +427,38 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def app_session(args: argparse.Namespace) -> tuple[SessionFiles | None, int | None]:
+    """The session the app opens with (``--session``, else the newest of ``--project``, else
+    the default), or the exit code when it must not start: an unknown or ambiguous
+    ``--session`` is an error, while no session at all opens the no-session screen."""
+    try:
+        files = _resolve_session(args.session, _discover(args), args.project)
+    except NoClaudeDataError:
+        return None, None  # the app shows where it looked and keeps looking
+    except LookupError as e:
+        _err(str(e))
+        return None, EXIT_USAGE
+    if files is None and args.session:
+        _err(f"no session matches {args.session!r}")
+        return None, EXIT_NOT_FOUND
+    return files, None
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     """The live dashboard; on quit, the session summary is printed (and saved by the app)."""
     bad = check_budget_flags(args)
     if bad is not None:
         _err(bad)
         return EXIT_USAGE
-    files: SessionFiles | None = None
-    try:
-        sessions = _discover(args)
-        files = _resolve_session(args.session, sessions, args.project)
-    except NoClaudeDataError:
-        files = None  # the app shows where it looked and keeps looking
-    except LookupError as e:
-        _err(str(e))
-        return EXIT_USAGE
-    if files is None and args.session:
-        _err(f"no session matches {args.session!r}")
-        return EXIT_NOT_FOUND
+    files, code = app_session(args)
+    if code is not None:
+        return code
     from spendtui.views.app import run_app
     from spendtui.views.report import print_summary
 
     summary = run_app(files, claude_dirs=_claude_dirs(args), prices=_prices(),
                       force_polling=True if args.poll else None, use_cache=not args.no_cache,
-                      budgets=budget_flags(args), notify=not args.no_notify)
+                      budgets=budget_flags(args), notify=not args.no_notify, project=args.project)
     if summary:
         print_summary(summary)
     return EXIT_OK

@@ -23,6 +23,7 @@ def run_app(
     use_cache: bool = True,
     budgets: Mapping[str, Any] | None = None,
     notify: bool = True,
+    project: str | None = None,
 ) -> dict[str, Any] | None:
     """Run the dashboard on ``files`` (None: the no-session screen, which keeps looking).
 
@@ -30,9 +31,10 @@ def run_app(
     ``q``/Ctrl+C, already saved under ``summaries_dir()``; None if no session was shown.
     ``budgets``: the budget flags (``{"session"|"day"|"month": USD}``), each winning over
     the config's ``[budget]`` value; ``notify``: desktop notifications for budget warnings.
+    ``project`` (``--project``): with no ``files``, the no-session screen waits for a session of it.
     """
     app = SpendApp(files, claude_dirs=claude_dirs, prices=prices, force_polling=force_polling, clock=clock,
-                   use_cache=use_cache, budgets=budgets, notify=notify)
+                   use_cache=use_cache, budgets=budgets, notify=notify, project=project)
     return app.run()
 
 

@@ -141,8 +141,10 @@ class SpendApp(App[dict[str, Any] | None]):
         analyse: bool = True,
         budgets: Mapping[str, Any] | None = None,
         notify: bool = True,
+        project: str | None = None,
     ) -> None:
         super().__init__()
+        self.project = project  # --project: without a session yet, the no-session screen waits for one of it
         self.budget_flags = dict(budgets or {})  # the budget flags, over the config's [budget]
         self.budget_notify = notify
         self.use_cache = use_cache  # start from the result cache's snapshot (fast first paint)
@@ -212,7 +214,8 @@ class SpendApp(App[dict[str, Any] | None]):
 
     def _show_no_session(self) -> None:
         self.sub_title = "no session"
-        self.push_screen(NoSessionScreen(self.claude_dirs, poll=self.poll_for_sessions), callback=self._chosen)
+        self.push_screen(NoSessionScreen(self.claude_dirs, poll=self.poll_for_sessions, project=self.project),
+                         callback=self._chosen)
 
     def _chosen(self, files: SessionFiles | None) -> None:
         if files is not None:

@@ -15,7 +15,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from spendtui.core.paths import NoClaudeDataError, SessionFiles, discover, pick_default, projects_dirs
+from spendtui.core.paths import (
+    NoClaudeDataError,
+    SessionFiles,
+    discover,
+    pick_default,
+    projects_dirs,
+    sessions_for_project,
+)
 
 RETRY_SECONDS = 2.0
 
@@ -28,10 +35,14 @@ def where_we_looked(claude_dirs: Sequence[str | Path] | None) -> tuple[list[Path
         return e.tried, False
 
 
-def explain(claude_dirs: Sequence[str | Path] | None) -> Text:
+def explain(claude_dirs: Sequence[str | Path] | None, project: str | None = None) -> Text:
     places, found = where_we_looked(claude_dirs)
     text = Text()
-    text.append("No Claude Code session to follow\n\n", style="bold")
+    text.append("No Claude Code session to follow", style="bold")
+    if project:
+        text.append(" in project ", style="bold")
+        text.append(project, style="bold cyan")
+    text.append("\n\n")
     if found:
         text.append("Looked for session transcripts (*.jsonl) in:\n")
     else:
@@ -39,7 +50,8 @@ def explain(claude_dirs: Sequence[str | Path] | None) -> Text:
     for p in places or [Path("(none)")]:
         text.append(f"  {p}\n", style="cyan")
     text.append("\nWhat to do:\n", style="bold")
-    text.append("  • start Claude Code (claude) in a project: this screen picks the session up by itself\n")
+    where = "that project" if project else "a project"
+    text.append(f"  • start Claude Code (claude) in {where}: this screen picks the session up by itself\n")
     text.append("  • or point spendtui at your config dir: ")
     text.append("spendtui --claude-dir DIR", style="bold")
     text.append(" or ")
@@ -51,7 +63,8 @@ def explain(claude_dirs: Sequence[str | Path] | None) -> Text:
 
 
 class NoSessionScreen(Screen[SessionFiles]):
-    """Dismissed with the first session that appears."""
+    """Dismissed with the first session that appears (of ``project`` when one was asked for:
+    ``spendtui --project P`` must not settle for another project's session)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "retry", "Look again", id="retry")]
     DEFAULT_CSS = """
@@ -62,14 +75,16 @@ class NoSessionScreen(Screen[SessionFiles]):
     }
     """
 
-    def __init__(self, claude_dirs: Sequence[str | Path] | None, poll: bool = True) -> None:
+    def __init__(self, claude_dirs: Sequence[str | Path] | None, poll: bool = True,
+                 project: str | None = None) -> None:
         super().__init__(id="no-session")
         self.claude_dirs = list(claude_dirs) if claude_dirs else None
         self.poll = poll
+        self.project = project
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="$")
-        yield Static(explain(self.claude_dirs), id="no-session-text")
+        yield Static(explain(self.claude_dirs, self.project), id="no-session-text")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -83,9 +98,13 @@ class NoSessionScreen(Screen[SessionFiles]):
     @work(thread=True, exclusive=True, group="look-for-sessions", exit_on_error=False)
     def _look(self) -> SessionFiles | None:
         try:
-            return pick_default(discover(self.claude_dirs))
+            sessions = discover(self.claude_dirs)
         except NoClaudeDataError:
             return None
+        if self.project:
+            mine = sessions_for_project(sessions, self.project)  # newest first, as discovered
+            return mine[0] if mine else None
+        return pick_default(sessions)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "look-for-sessions" or event.state != WorkerState.SUCCESS:
@@ -96,4 +115,4 @@ class NoSessionScreen(Screen[SessionFiles]):
                 self.dismiss(found)
         else:
             # a config dir may have appeared meanwhile: say where we look now
-            self.query_one("#no-session-text", Static).update(explain(self.claude_dirs))
+            self.query_one("#no-session-text", Static).update(explain(self.claude_dirs, self.project))
