@@ -86,6 +86,35 @@ def test_idle_subagent_files_wait_for_the_sweep(tmp_path: Path, counted: dict[st
     assert [e.kind for e in f.poll()] == ["api_call"]  # the main file never waits
 
 
+def test_many_files_make_the_sweep_rarer_and_a_named_file_is_read_at_once(
+        tmp_path: Path, counted: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session with thousands of finished sub-agents: the sweep comes every files/400
+    seconds (here 10 a second, so every 4.1 s for 41 files), and a cold file that native
+    events name is read in the same poll."""
+    monkeypatch.setattr(follow, "SWEEP_FILES_PER_SECOND", 10)
+    proj = tmp_path / "projects" / "-tmp-proj"
+    write_jsonl(proj / f"{SID}.jsonl", [user("go", session=SID, when=ts(0, 0))])
+    agents = [_agent(proj, f"a{i:03d}", i) for i in range(40)]
+    f = SessionFollower(scan_project(proj)[SID], None)
+    f.load(on_events=lambda _b: None)
+    f.poll()
+    time.sleep(0.1)
+    f.poll()  # the first sweep: every agent is found cold
+    assert len(f._cold) == 40
+    append_jsonl(agents[7], [assistant("ma007b", "ra007b", usage(3, 7), session=SID, when=ts(50, 1),
+                                       sidechain=True, agent_id="a007")])
+    f._cold_sweep = time.monotonic() - 2.0  # two seconds on: a sweep a second would look now
+    counted["checks"] = 0
+    assert f.poll() == [] and counted["checks"] == 1  # only the main file
+    events = f.poll(hint={str(agents[7])})
+    assert [e.kind for e in events] == ["api_call"] and f.model.counted_calls == 41
+    assert agents[7] not in f._cold
+    f._cold_sweep = time.monotonic() - 4.2
+    counted["checks"] = 0
+    f.poll()  # the sweep, 4.1 s after the last
+    assert counted["checks"] == 41
+
+
 def test_a_clear_line_written_after_the_new_file_was_first_seen_is_followed(tmp_path: Path) -> None:
     """Claude Code starts the session after /clear with a mode line, a file-history snapshot
     and a prompt before the /clear command: a poll can see the file before that line. The

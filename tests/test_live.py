@@ -155,6 +155,7 @@ def test_cache_info_prices_the_next_call_warm_and_cold(tmp_path: Path, prices: P
     assert info.remaining(t0 + 90) == 210
     assert not info.expired(t0 + 299.5)
     assert info.expired(t0 + 300) and info.remaining(t0 + 4000) == 0
+    assert info.remaining(t0 - 3 * 86400) == 300  # a clock behind the transcript's: a full TTL, not days
 
 
 def test_cache_info_cold_cost_uses_the_1h_rate(tmp_path: Path, prices: PriceTable) -> None:

@@ -185,7 +185,9 @@ class CacheInfo:
     cold_pico: int | None  # the same prompt written to the cache again
 
     def remaining(self, now: float) -> float:
-        return max(0.0, self.last_call_at + self.ttl - now)
+        # never more than the TTL: a last call stamped in the future (a transcript from a
+        # machine whose clock runs ahead) showed "454:38:44 left of the 5m TTL"
+        return min(float(self.ttl), max(0.0, self.last_call_at + self.ttl - now))
 
     def expired(self, now: float) -> bool:
         return self.remaining(now) <= 0.0

@@ -19,7 +19,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -79,9 +79,9 @@ class _LockedFollower:
         self._follower = follower
         self._lock = lock
 
-    def poll(self) -> list[Event]:
+    def poll(self, hint: Collection[str] | None = None) -> list[Event]:
         with self._lock:
-            return self._follower.poll()
+            return self._follower.poll(hint)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._follower, name)
