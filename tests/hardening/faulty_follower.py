@@ -20,10 +20,10 @@ _real_poll = SessionFollower.poll
 def main() -> None:
     trigger = Path(sys.argv[1])
 
-    def poll(self: SessionFollower) -> Any:
+    def poll(self: SessionFollower, hint: Any = None) -> Any:
         if trigger.exists():
             raise RuntimeError("injected follower fault")
-        return _real_poll(self)
+        return _real_poll(self, hint)
 
     SessionFollower.poll = poll  # type: ignore[method-assign]
     sys.argv = ["spendtui", *sys.argv[2:]]
