@@ -74,7 +74,8 @@ STALE = MetricDef(
     "Share of the current context that the context analyser finds stale (0-1), as summary --json's stale.share.")
 SAVINGS = MetricDef(
     "spendtui_advice_open_savings_usd", "gauge", "usd",
-    "Savings of the advice not yet acted on (summary --json's advice[].saving_usd summed), in US dollars.",
+    "Savings of the advice not yet acted on (summary --json's advice[].saving_usd summed, plan advice aside), "
+    "in US dollars.",
     otel_unit="USD")
 BUDGET_RATIO = MetricDef(
     "spendtui_budget_used_ratio", "gauge", "ratio",

@@ -148,7 +148,7 @@ def test_default_provider_publishes_the_context_gauges(tmp_path: Path) -> None:
         assert s["stale"]["share"] == 0.0
         assert value(fams, "spendtui_stale_context_ratio", project=project) == 0.0
         assert value(fams, "spendtui_advice_open_savings_usd", project=project) == pytest.approx(
-            sum(a["saving_usd"] for a in s["advice"]), abs=1e-9)
+            sum(a["saving_usd"] for a in s["advice"] if a["kind"] != "plan"), abs=1e-9)
         assert [a["key"] for a in s["advice"]] == (["cache:ttl_warning"] if sid == "sa" else [])
 
 
@@ -323,7 +323,7 @@ def test_export_once_context_gauges_equal_summary_json_on_a_real_transcript(tmp_
     labels = {"project": "project", "model": s["costliest_calls"][0]["model"], "agent": "main"}
     assert value(fams, "spendtui_stale_context_ratio", **labels) == s["stale"]["share"]
     assert value(fams, "spendtui_advice_open_savings_usd", **labels) == pytest.approx(
-        sum(a["saving_usd"] for a in s["advice"]), abs=1e-9)
+        sum(a["saving_usd"] for a in s["advice"] if a["kind"] != "plan"), abs=1e-9)
 
 
 def test_custom_provider_facts(tmp_path: Path) -> None:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+SESSIONLESS = frozenset({"plan"})
+"""Advice kinds about the user rather than the session: not part of a session's open savings."""
+
 if TYPE_CHECKING:
     from spendtui.core.context.analyzer import ContextAnalyzer
     from spendtui.core.model import SessionModel
@@ -32,7 +35,8 @@ def metrics_for(model: SessionModel, now: float | None = None) -> dict[str, Any]
     """``{"stale_ratio", "open_savings_usd"}`` for ``model``, or None without an analyser
     (an exporter must not invent numbers). ``stale_ratio`` is ``summary --json``'s
     ``stale.share``; ``open_savings_usd`` is the sum of its ``advice[].saving_usd`` at
-    ``now`` (the advice still listed is the advice not acted on)."""
+    ``now`` (the advice still listed is the advice not acted on), the plan advice left out:
+    it is the user's monthly saving, not this session's, and would count once per session."""
     from spendtui.core.context.report import stale
 
     a = attached_analyzer(model)
@@ -43,4 +47,5 @@ def metrics_for(model: SessionModel, now: float | None = None) -> dict[str, Any]
     a.calibration.fit()
     share = stale(a)["share"]
     advice = a.advisor.current(now)
-    return {"stale_ratio": float(share), "open_savings_usd": round(sum(x.saving_usd for x in advice), 9)}
+    savings = sum(x.saving_usd for x in advice if x.kind not in SESSIONLESS)
+    return {"stale_ratio": float(share), "open_savings_usd": round(savings, 9)}

@@ -102,9 +102,11 @@ def plan_report(analyzer: ContextAnalyzer, today: date | None = None) -> dict[st
     cmp = compare_plans(proj["projected_30d_usd"], analyzer.current_plan)
     rep["comparison"] = cmp
     if "text" in cmp:
+        n = proj["days_observed"]
+        last = "your last day comes to" if n == 1 else f"your last {n} days come to"
         rep["recommendation"] = {
-            "message": (f"${per_hour:,.2f} per active hour here; your last {proj['days_observed']} days come to "
-                        f"about ${proj['projected_30d_usd']:,.0f} a month at API prices. {cmp['text']}"),
+            "message": (f"${per_hour:,.2f} per active hour here; {last} about ${proj['projected_30d_usd']:,.0f} "
+                        f"a month at API prices. {cmp['text']}"),
             "saving_usd": cmp["saving_usd"],
             "switch_to": cmp["switch_to"],
         }
