@@ -54,8 +54,11 @@ def statusline_args(argv: Sequence[str]) -> dict[str, Any] | None:
         i += 1
     if not seen:
         return None
-    return {"transcript": transcript, "claude_dirs": after or before or None, "use_state": not no_cache,
-            "budgets": {**budgets[0], **budgets[1]} or None}  # after the subcommand wins, as in argparse
+    out: dict[str, Any] = {"transcript": transcript, "claude_dirs": after or before or None,
+                           "use_state": not no_cache}
+    if budgets[0] or budgets[1]:
+        out["budgets"] = {**budgets[0], **budgets[1]}  # after the subcommand wins, as in argparse
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

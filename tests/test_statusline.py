@@ -165,3 +165,21 @@ def test_bad_budget_flag_says_so_in_the_line(transcript: Path, monkeypatch: pyte
     assert line == "spendtui: --session-budget: expected a number of USD, got 'abc'"
     line = _line(["statusline", "--daily-budget", "0"], {"transcript_path": str(transcript)}, monkeypatch, capsys)
     assert line == "spendtui: --daily-budget: a budget must be a positive amount of USD, got '0'"
+
+
+def test_a_session_budget_flag_costs_no_import(transcript: Path) -> None:
+    """`--session-budget 0.5` is read by hand on the fast path: neither decimal nor the budget
+    module (nor the CLI) is imported for it once the state exists."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    code = ("import sys\nfrom spendtui.entry import main\nmain(['statusline', '--session-budget', '0.5'])\n"
+            "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n")
+    hook = json.dumps({"transcript_path": str(transcript)})
+    for _ in range(2):  # the first run builds the state
+        p = subprocess.run([sys.executable, "-c", code], input=hook, capture_output=True, text=True, env=env,
+                           check=True, timeout=60)
+    assert p.stdout.rstrip().endswith(" · session 46% of $0.500")
+    assert not {"decimal", "spendtui.core.budget", "spendtui.cli", "argparse"} & set(p.stderr.split())
