@@ -143,3 +143,28 @@ def test_a_parallel_session_is_still_not_followed(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(follow, "CLEAR_RECHECK_SECONDS", 0.0)
     time.sleep(0.01)
     assert f.poll() == [] and not f._young_mains  # let go of after the re-check window
+
+
+def test_a_folder_dated_in_the_future_is_not_listed_at_every_poll(tmp_path: Path, counted: dict[str, int]) -> None:
+    """A tree copied from a machine whose clock runs ahead (or restored from an archive) has
+    folder mtimes in the future: they vouch for a listing as well as past ones (any change
+    sets the mtime to now). The session's folder was listed at every poll: 130 ms a poll
+    with 8,000 sub-agent files."""
+    proj = tmp_path / "projects" / "-tmp-proj"
+    write_jsonl(proj / f"{SID}.jsonl", [user("go", session=SID, when=ts(0, 0))])
+    agents = [_agent(proj, f"a{i:03d}", i) for i in range(3)]
+    ahead = time.time() + 30 * 86400
+    for d in (proj / SID / "subagents", proj / SID):
+        os.utime(d, (ahead, ahead))
+    f = SessionFollower(scan_project(proj)[SID], None)
+    f.load(on_events=lambda _b: None)
+    f.poll()
+    f._cold_sweep = time.monotonic()  # no sweep in what follows
+    counted["walks"] = 0
+    for _ in range(10):
+        f.poll()
+    assert counted["walks"] == 0
+    _agent(proj, "a999", 59)  # a new file: the folder's mtime moves to now
+    events = f.poll()
+    assert counted["walks"] == 1 and any(e.kind == "subagent_start" for e in events)
+    assert f.model.counted_calls == len(agents) + 1

@@ -183,6 +183,8 @@ class SessionFollower:
         # are looked at once a second, and folders are listed again only when they changed.
         self._grew_at: dict[Path, float] = {}  # monotonic time each file last grew (or was first seen)
         self._cold: set[Path] = set()  # sub-agent files idle for COLD_AFTER_SECONDS: not polled between sweeps
+        self._cold_moves = 0  # files that went cold or woke up so far (the hot list below is of a count)
+        self._hot: tuple[tuple[int, int], list[Path]] = ((-1, -1), [])  # the others: (readers, moves), paths
         self._cold_sweep = 0.0
         self._sweeping = True  # this poll looks at everything (once a second)
         # (what for, folder) -> the folder's mtime_ns when last listed, if old enough to trust
@@ -249,7 +251,7 @@ class SessionFollower:
         self._gone = set()
         self._last_growth = time.time()
         self._grew_at, self._listed, self._walked, self._young_mains = {}, {}, [], {}
-        self._cold = set()
+        self._cold, self._hot = set(), ((-1, -1), [])
         return self._drain()
 
     def rebuild_with(self, on_model: Callable[[SessionModel], None], lock: Any) -> tuple[SessionModel, list[Event]]:
@@ -305,16 +307,21 @@ class SessionFollower:
         if sweep:
             self._cold_sweep = now
             self._cold.clear()
+            self._cold_moves += 1
             paths = list(readers)
         else:
             cold = self._cold
-            paths = [p for p in readers if p not in cold]
+            if self._hot[0] != (len(readers), self._cold_moves):  # a file came, went cold or woke up
+                self._hot = ((len(readers), self._cold_moves), [p for p in readers if p not in cold])
+            paths = list(self._hot[1])
             if hint and cold:
                 paths += [p for p in map(Path, hint) if p in cold]
         for path in paths:
             reader, src = readers[path]
-            if src.agent_id is not None and now - self._grew_at.setdefault(path, now) > COLD_AFTER_SECONDS:
+            if (src.agent_id is not None and path not in self._cold
+                    and now - self._grew_at.setdefault(path, now) > COLD_AFTER_SECONDS):
                 self._cold.add(path)  # an idle sub-agent file: looked at in sweeps (or when named)
+                self._cold_moves += 1
             change = reader.changed_identity()
             if change in ("replaced", "truncated", "rewritten"):
                 self._pending.append(Event("reset", {"file": str(path), "why": change}, self.files.session_id))
@@ -337,7 +344,9 @@ class SessionFollower:
                 feed_file(self.model, reader, src, final=False)
                 grew = grew or reader.offset != before
                 self._grew_at[path] = now
-                self._cold.discard(path)
+                if path in self._cold:
+                    self._cold.discard(path)
+                    self._cold_moves += 1
         grew = self._new_agent_files() or grew
         if grew:
             self._last_growth = time.time()
@@ -411,7 +420,9 @@ class SessionFollower:
         except OSError:
             self._listed.pop((why, d), None)
             return d
-        if time.time_ns() - m > MTIME_TRUST_NS:
+        # a listing made in the mtime's own clock tick may miss a file made in it; an mtime
+        # in the future (a clock ahead, a copied tree) vouches too: any change sets it to now
+        if abs(time.time_ns() - m) > MTIME_TRUST_NS:
             self._listed[(why, d)] = m
         else:
             self._listed.pop((why, d), None)  # changed just now: list it again next time
