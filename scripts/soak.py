@@ -643,8 +643,10 @@ def render(r: dict[str, Any], watched: list[Watched]) -> str:
         "",
         "A writer replays real Claude Code 2.1.197 records (tests/fixtures/cc2197) with fresh ids and the",
         "current time: prompts with attachments, responses as several block lines each written in pieces,",
-        "tool results, sub-agents in their own files (+ .meta.json), compact_boundary records, and halfway",
-        "a `/clear` into a new session file. `spendtui watch --json` and the app (in a tmux pane) follow it.",
+        "tool results, sub-agents in their own files (+ .meta.json), compact_boundary records"
+        + (f", and at {100 * r['clear_at']:.0f} % of the run a `/clear` into a new session file."
+           if r["clear_at"] < 1 else " (no `/clear`: one session).")
+        + " `spendtui watch --json` and the app (in a tmux pane) follow it.",
         "",
         "## Machine",
         "",

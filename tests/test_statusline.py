@@ -43,6 +43,8 @@ def test_render_numbers(transcript: Path) -> None:
     # resending the 50,010-token prompt: written again at $3.75 instead of read at $0.30
     penalty = 50_010 * (Decimal("3.75") - Decimal("0.30")) / 10**6
     assert cold.endswith(f"cache cold (+${penalty:.3f} next)")
+    # a clock behind the transcript's (written on a machine running ahead): a full TTL, not hours
+    assert render(model, prices, {}, now=now - 86400).endswith("cache 5:00")
     assert cold.startswith("Sonnet 4.5 · ")  # named from the model id when the hook gives no name
 
 

@@ -121,7 +121,7 @@ def render_line(d: LineData, hook: dict[str, Any], now: float | None = None, adv
         pct = 100 * d.context / compact_at if compact_at else 0
         parts.append(f"ctx {_k(d.context)} {pct:.0f}% of {_k(compact_at)}")
     if d.cache_at is not None:
-        left = max(0.0, d.cache_at + d.ttl - now)
+        left = min(float(d.ttl), max(0.0, d.cache_at + d.ttl - now))  # a last call stamped ahead: a full TTL
         penalty = d.cold - d.warm if d.warm is not None and d.cold is not None else None
         if left > 0:
             mm, ss = divmod(int(left), 60)
