@@ -186,3 +186,30 @@ def test_every_real_session_round_trips_through_the_cache(tmp_path: Path) -> Non
         m = c.load(s, None)
         assert (c.hits, c.errors, c.misses) == (1, 0, 0), s.session_id
         assert _summary(m) == _summary(load_session(s, None)), s.session_id
+
+
+def test_streamed_pickle_round_trips_and_a_cut_stream_is_refused(session: Path, tmp_path: Path) -> None:
+    """Entries are pickled and deflated straight into the file, and inflated as the
+    unpickler reads: a payload of many inflate steps comes back equal; a deflate stream cut
+    short (with a checksum that matches the cut bytes) is an error, and the entry is rebuilt."""
+    import io
+
+    big = {"format": cache_mod.FORMAT, "rows": [(i, f"row-{i}" * 3, os.urandom(8)) for i in range(60_000)]}
+    out = io.BytesIO()
+    sink = cache_mod._Deflate(out)
+    pickle.Pickler(sink, protocol=pickle.HIGHEST_PROTOCOL).dump(big)
+    sink.close()
+    payload = out.getvalue()
+    assert sink.crc == zlib.crc32(payload) and len(pickle.dumps(big)) > 8 * cache_mod._Inflate.STEP
+    assert pickle.Unpickler(cache_mod._Inflate(memoryview(payload))).load() == big
+    assert pickle.Unpickler(cache_mod._Inflate(memoryview(zlib.compress(pickle.dumps(big, 0))))).load() == big
+
+    SessionCache(tmp_path / "cache").load(scan_project(session)["s1"], None)
+    entry = _entry(tmp_path)
+    good = entry.read_bytes()
+    cut = good[len(MAGIC) + 4:][: (len(good) - len(MAGIC) - 4) // 2]
+    entry.write_bytes(MAGIC + zlib.crc32(cut).to_bytes(4, "big") + cut)
+    c = SessionCache(tmp_path / "cache")
+    m = c.load(scan_project(session)["s1"], None)
+    assert (c.misses, c.errors) == (1, 1)
+    assert _summary(m) == _summary(_fresh(session))

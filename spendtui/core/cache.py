@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 import pickle
 import tempfile
@@ -47,6 +46,78 @@ _ALLOWED = {
     ("array", "array"), ("array", "_array_reconstructor"),
 }
 _ALLOWED_MODULES = ("spendtui.core.",)
+
+
+class _Deflate:
+    """A file-like sink that deflates what the pickler writes into ``f`` and keeps the CRC
+    of the deflated bytes (the header's checksum)."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+        self._z = zlib.compressobj(1)
+        self.crc = 0
+
+    def write(self, b: Any) -> int:
+        out = self._z.compress(b)
+        if out:
+            self.crc = zlib.crc32(out, self.crc)
+            self._f.write(out)
+        return len(b)
+
+    def close(self) -> None:
+        out = self._z.flush()
+        self.crc = zlib.crc32(out, self.crc)
+        self._f.write(out)
+
+
+class _Inflate:
+    """What the unpickler reads (``read``, ``readline``), inflated piece by piece from a
+    deflated payload."""
+
+    STEP = 1 << 18
+
+    def __init__(self, payload: memoryview) -> None:
+        self._src = payload
+        self._at = 0
+        self._z = zlib.decompressobj()
+        self._buf = bytearray()
+
+    def _fill(self, n: int) -> None:
+        while len(self._buf) < n:
+            if self._at < len(self._src):
+                chunk = self._src[self._at:self._at + self.STEP]
+                self._at += len(chunk)
+                self._buf += self._z.decompress(chunk)
+            else:
+                rest = self._z.flush()
+                if not rest:
+                    return
+                self._buf += rest
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            self._fill(1 << 62)
+            n = len(self._buf)
+        else:
+            self._fill(n)
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def readline(self) -> bytes:
+        while True:
+            i = self._buf.find(b"\n")
+            if i >= 0:
+                return self.read(i + 1)
+            before = len(self._buf)
+            self._fill(before + 4096)
+            if len(self._buf) == before:
+                return self.read(before)
 
 
 class _Unpickler(pickle.Unpickler):
@@ -153,11 +224,12 @@ class SessionCache:
         try:
             if not blob.startswith(MAGIC):
                 raise ValueError("not a spendtui cache file")
-            body = blob[len(MAGIC):]
-            crc, payload = int.from_bytes(body[:4], "big"), body[4:]
+            crc = int.from_bytes(blob[len(MAGIC):len(MAGIC) + 4], "big")
+            payload = memoryview(blob)[len(MAGIC) + 4:]
             if zlib.crc32(payload) != crc:
                 raise ValueError("checksum mismatch")
-            entry = _Unpickler(io.BytesIO(zlib.decompress(payload))).load()
+            # inflated as the unpickler reads (the whole pickle of a 1 GB session is 16 MB)
+            entry = _Unpickler(_Inflate(payload)).load()
             if not isinstance(entry, dict) or entry.get("format") != FORMAT:
                 raise ValueError("other format")
             if not isinstance(entry.get("model"), SessionModel):
@@ -170,12 +242,32 @@ class SessionCache:
             return None
 
     def _write(self, path: Path, entry: dict[str, Any]) -> None:
+        """Pickled and deflated straight into the file: a live app following a 1 GB session
+        held the whole pickle and its compressed copy at once (+23 MB at its peak)."""
         try:
-            payload = zlib.compress(pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL), 1)
-        except (pickle.PicklingError, TypeError, AttributeError):
-            self.errors += 1  # a cache we cannot write only costs speed
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except OSError:
+            self.errors += 1
             return
-        self._write_bytes(path, MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(MAGIC + bytes(4))
+                sink = _Deflate(f)
+                pickle.Pickler(sink, protocol=pickle.HIGHEST_PROTOCOL).dump(entry)
+                sink.close()
+                f.seek(len(MAGIC))
+                f.write(sink.crc.to_bytes(4, "big"))
+            os.replace(tmp, path)
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            self.errors += 1  # a cache we cannot write only costs speed
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     # ------------------------------------------------------------------ use
     def load(
