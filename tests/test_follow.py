@@ -176,11 +176,12 @@ def test_follower_starts_from_the_cache_and_goes_on(tmp_path: Path) -> None:
     from spendtui.core.cache import SessionCache
 
     proj = _project(tmp_path)
-    p = write_jsonl(proj / "s1.jsonl", [user("a"), assistant("msg_1", "req_1", usage(out=5)),
-                                        assistant("msg_2", "req_2", usage(out=6))])
+    # explicit times: the records' default ones come from a counter shared by all tests (mod 60)
+    p = write_jsonl(proj / "s1.jsonl", [user("a", when=ts(0)), assistant("msg_1", "req_1", usage(out=5), when=ts(1)),
+                                        assistant("msg_2", "req_2", usage(out=6), when=ts(2))])
     first = SessionFollower(scan_project(proj)["s1"], cache=SessionCache(tmp_path / "cache"))
     assert [e.kind for e in first.load()] == ["api_call", "api_call"]
-    append_jsonl(p, [assistant("msg_3", "req_3", usage(out=7))])
+    append_jsonl(p, [assistant("msg_3", "req_3", usage(out=7), when=ts(3))])
     cache = SessionCache(tmp_path / "cache")
     second = SessionFollower(scan_project(proj)["s1"], cache=cache)
     history = second.load()

@@ -88,7 +88,7 @@ def test_idle_subagent_files_wait_for_the_sweep(tmp_path: Path, counted: dict[st
 
 def test_many_files_make_the_sweep_rarer_and_a_named_file_is_read_at_once(
         tmp_path: Path, counted: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A session with thousands of finished sub-agents: the sweep comes every files/400
+    """A session with thousands of finished sub-agents: the sweep comes every files/200
     seconds (here 10 a second, so every 4.1 s for 41 files), and a cold file that native
     events name is read in the same poll."""
     monkeypatch.setattr(follow, "SWEEP_FILES_PER_SECOND", 10)

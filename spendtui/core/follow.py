@@ -45,8 +45,8 @@ COLD_AFTER_SECONDS = 30.0
 COLD_POLL_SECONDS = 1.0
 """Also how often folders are listed again even if their mtime says nothing changed (a file
 made in the same clock tick as our listing leaves the mtime as it was)."""
-SWEEP_FILES_PER_SECOND = 400
-"""Past this many files the sweep comes less often (every files/400 seconds): a session with
+SWEEP_FILES_PER_SECOND = 200
+"""Past this many files the sweep comes less often (every files/200 seconds): a session with
 16,000 finished sub-agents cost 14 % of a core idle with a sweep a second. Native file
 events name a cold file that changes, so it is read at once (``poll(hint=...)``)."""
 MTIME_TRUST_NS = 10_000_000
@@ -335,9 +335,8 @@ class SessionFollower:
                     self._gone.add(path)
                     self._pending.append(Event("file_gone", {"file": str(path)}, self.files.session_id))
                 continue
-            try:
-                size = os.stat(path).st_size
-            except OSError:
+            size = reader.last_size
+            if size is None:
                 continue
             if size > reader.offset + reader.pending or (reader.pending and size > reader.offset):
                 before = reader.offset
@@ -366,7 +365,8 @@ class SessionFollower:
         sdir = self.project_dir / sid
         walk = not self._walked or not all(self._unchanged("walk", d) for d in self._walked)
         list_flat = self._flat_undecided or not self._unchanged("flat", self.project_dir)
-        known = {a.path: a for a in self.files.agents} if walk or list_flat else {}
+        # keyed by str: a sweep of 8,000 sub-agent files made a Path of each name it listed
+        known = {str(a.path): a for a in self.files.agents} if walk or list_flat else {}
         if walk:
             walked: list[Path] = []
             if _is_dir(sdir):
@@ -374,11 +374,13 @@ class SessionFollower:
                     walked.append(self._mark("walk", Path(root)))
                     for name in names:
                         if name.endswith(".jsonl"):
-                            p = Path(root) / name
-                            if p not in known:
+                            k = os.path.join(root, name)
+                            af = known.get(k)
+                            if af is None:
+                                p = Path(k)
                                 candidates.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
-                            elif known[p].meta is None:
-                                self._late_meta(known[p])
+                            elif af.meta is None:
+                                self._late_meta(af)
             self._walked = walked
         flat: list[Path] = []
         if list_flat:  # the project folder gained or lost a file since we last listed it
@@ -390,7 +392,7 @@ class SessionFollower:
                 flat = []
             self._flat_undecided = False
         for p in flat:
-            if p in known or p in self._foreign_flat:
+            if str(p) in known or p in self._foreign_flat:
                 continue
             if first_session_id(p) == sid:
                 candidates.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))

@@ -136,6 +136,8 @@ class LineReader:
     _tail: bytes = field(default=b"", repr=False)
     _tail_len: int = field(default=0, repr=False)
     _tail_end: int = field(default=0, repr=False)
+    # the size changed_identity() saw (None when it could not stat the file)
+    last_size: int | None = field(default=None, repr=False, compare=False)
 
     def reset(self) -> None:
         self.offset = 0
@@ -151,12 +153,14 @@ class LineReader:
     def changed_identity(self) -> str | None:
         """'replaced' (new inode), 'truncated', 'rewritten' (same inode, other bytes
         where we stopped reading), 'deleted', or None when we can go on."""
+        self.last_size = None
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
             return "deleted"
         except OSError:
             return None  # cannot even stat it (a folder we may not search): nothing to read now
+        self.last_size = st.st_size  # the caller's "did it grow?" needs no second stat
         if self.identity is None:
             return None
         if (st.st_ino, st.st_dev) != (self.identity.inode, self.identity.device):
