@@ -154,3 +154,28 @@ def test_a_corrupt_memo_is_ignored(tmp_path: Path) -> None:
     for blob in (b"", b"not json", b"[1,2]", b'{"format":3,"sources":[1],"dirs":5,"files":[],"paths":[],"value":1}'):
         memo.path.write_bytes(blob)
         assert _found(memo, [1]) == NOTHING
+
+
+def test_a_grown_run_keeps_what_it_found_unchanged_and_the_next_run_sees_later_writes(tmp_path: Path) -> None:
+    """After a run where only some transcripts grew, the kept signatures of the others are
+    the ones that run found (no second stat of every file); a file written meanwhile is then
+    seen as changed by the next run, never taken as unchanged."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    a, b = tree / "a.jsonl", tree / "b.jsonl"
+    for f in (a, b):
+        f.write_text("{}\n")
+        os.utime(f, (OLD, OLD))
+    os.utime(tree, (OLD, OLD))
+    memo = Memo(tmp_path / "cache", ["k"])
+    assert memo.put([1], [str(tree)], [a, b], "v1", time.time_ns(), _write, sessions=[["s"]])
+    with open(a, "a") as out:
+        out.write("{}\n")
+    os.utime(a, (OLD + 10, OLD + 10))
+    memo = Memo(tmp_path / "cache", ["k"])
+    assert _found(memo, [1]) == (None, [["s"]], {str(a)}, "v1")
+    with open(b, "a") as out:  # written after the lookup, while the run computes
+        out.write("{}\n")
+    os.utime(b, (OLD + 20, OLD + 20))
+    assert memo.put([1], [str(tree)], [a, b], "v2", time.time_ns(), _write, sessions=[["s"]])
+    assert _found(Memo(tmp_path / "cache", ["k"]), [1]) == (None, [["s"]], {str(b)}, "v2")

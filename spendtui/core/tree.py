@@ -64,6 +64,9 @@ class Memo:
         digest = hashlib.sha256(dumps([FORMAT, *key])).hexdigest()[:20]
         self.path = root / f"memo-{digest}.json"
         self.dirs: list[list[Any]] = []  # the folders of the kept answer, once read
+        # what get() found unchanged, by path: put() keeps those signatures rather than
+        # stat every file again (a file written since shows as changed to the next run)
+        self._same: dict[str, Any] = {}
 
     def get(self, sources: list[Any]) -> Lookup:
         """The kept answer if nothing it was computed from changed. When only transcripts
@@ -92,17 +95,23 @@ class Memo:
                 paths = self.paths_of(doc["sessions"])
             if len(paths) != len(doc["files"]):
                 return miss
-            for path, (size, mtime, ino) in zip(paths, doc["files"], strict=True):
+            same: dict[str, Any] = {}
+            for path, sig in zip(paths, doc["files"], strict=True):
+                size, mtime, ino = sig
                 st = stat(path)
                 if st.st_mtime_ns != mtime or st.st_size != size:
                     if st.st_ino != ino or st.st_size < size:
                         return miss
                     grown.add(path)
+                else:
+                    same[path] = sig
             if not grown:
                 return Lookup(value=doc["value"])
             sessions = doc["sessions"]
             if not isinstance(sessions, list):
                 return miss
+            self._same = same
+            self._same.update((d, m) for d, m in self.dirs)
             return Lookup(sessions=sessions, grown=grown, previous=doc["value"])
         except (OSError, KeyError, TypeError, ValueError):
             return miss
@@ -114,10 +123,11 @@ class Memo:
         since then may not be in ``value``: then nothing is kept, and the next run
         computes again (a session being written is caught by this every time)."""
         fresh = started_ns - SAFETY_NS
+        same = self._same
         d_out = []
         for d in dict.fromkeys(dirs):
             try:
-                m = os.stat(d).st_mtime_ns
+                m = same[d] if d in same else os.stat(d).st_mtime_ns
             except OSError:
                 return False
             if m >= fresh:
@@ -126,7 +136,7 @@ class Memo:
         f_out = []
         paths = [str(f) for f in files]
         for f in paths:
-            sig = _stat_sig(f)
+            sig = same.get(f) or _stat_sig(f)
             if sig is None or sig[1] >= fresh:
                 return False
             f_out.append(sig)
