@@ -61,8 +61,9 @@ def tmux(sock: str, *args: str) -> str:
     return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, check=False).stdout
 
 
-def one_run(root: Path, sid: str, transcript: Path, cache: Path, calls: int, idle: float) -> dict[str, Any]:
-    sock = f"spendtui-rss-{os.getpid()}"
+def one_run(root: Path, sid: str, transcript: Path, cache: Path, calls: int, idle: float,
+            label: str) -> dict[str, Any]:
+    sock = f"spendtui-rss-{os.getpid()}-{label}"
     env_prefix = f"SPENDTUI_CACHE_DIR={cache} SPENDTUI_DATA_DIR={cache}/data TERM=xterm-256color"
     cmd = f"exec env {env_prefix} {sys.executable} -m spendtui --claude-dir {root} --session {sid}"
     tmux(sock, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50", "-s", "rss", cmd)
@@ -139,7 +140,7 @@ def main() -> int:
     cache = Path(tempfile.mkdtemp(prefix="spendtui-rss-cache-"))
     results = {}
     for label in ("cold", "warm"):
-        r = one_run(root, sid, transcript, cache, a.calls, a.idle)
+        r = one_run(root, sid, transcript, cache, a.calls, a.idle, label)
         results[label] = r
         print(f"{label}: settled in {r['settled_s']:.1f} s ({r['cpu_to_settle_s']:.1f} s CPU); RSS settled "
               f"{r['rss_settled_mb']:.0f} MiB, after {a.calls} calls {r['rss_after_calls_mb']:.0f} MiB, "
