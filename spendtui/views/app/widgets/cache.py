@@ -33,6 +33,7 @@ class CachePanel(Widget):
         self.hit_last: float | None = None
         self.hit_session: float | None = None
         self._announced: float | None = None  # last_call_at whose expiry is known
+        self._shown = ""  # the countdown (or "expired ... ago") last painted
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.tick, name="cache-ttl")
@@ -53,7 +54,21 @@ class CachePanel(Widget):
         if info.expired(self.clock()) and self._announced != info.last_call_at:
             self._announced = info.last_call_at
             self.post_message(CacheExpired(info))
-        self.refresh()
+        # repaint only when the line reads differently: an expired cache's "expired 3h ago"
+        # changes rarely, and a repaint a second was most of an idle app's CPU
+        shown = self._ttl_text()
+        if shown != self._shown:
+            self._shown = shown
+            self.refresh()
+
+    def _ttl_text(self) -> str:
+        info = self.info
+        if info is None:
+            return ""
+        left = info.remaining(self.clock())
+        if left > 0:
+            return fmt.countdown(left)
+        return fmt.ago(self.clock() - info.last_call_at - info.ttl)
 
     def render(self) -> Text:
         hits = Text.assemble(("hit ratio ", "dim"), (fmt.percent(self.hit_last), "bold"), (" last call · ", "dim"),
