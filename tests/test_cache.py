@@ -213,3 +213,31 @@ def test_streamed_pickle_round_trips_and_a_cut_stream_is_refused(session: Path, 
     m = c.load(scan_project(session)["s1"], None)
     assert (c.misses, c.errors) == (1, 1)
     assert _summary(m) == _summary(_fresh(session))
+
+
+def test_a_snapshot_read_on_by_a_little_is_not_written_again(session: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below RESAVE_BYTES read on since the snapshot, a run reads those bytes and leaves the
+    snapshot as it was (no pickling of the whole model for 1 MB of growth); each later run
+    reads on from the snapshot, so nothing is lost or counted twice; past it, it is written."""
+    prices = PriceTable.default()
+    SessionCache(tmp_path / "cache", prices).load(scan_project(session)["s1"], prices.cost)
+    entry = _entry(tmp_path)
+    before = entry.read_bytes()
+    lines = [assistant("msg_3", "req_3", usage(out=1)), user("b"), assistant("msg_4", "req_4", usage(out=2))]
+    append_jsonl(session / "s1.jsonl", lines[:1])
+    for grown_by in (1, 3):
+        if grown_by == 3:
+            append_jsonl(session / "s1.jsonl", lines[1:])
+        c = SessionCache(tmp_path / "cache", prices)
+        m = c.load(scan_project(session)["s1"], prices.cost)
+        assert c.grown == 1 and entry.read_bytes() == before  # read on, not written again
+        assert m.lines_read == 4 + grown_by  # from the snapshot's offsets every time
+        assert _summary(m) == _summary(_fresh(session, prices))
+    monkeypatch.setattr(cache_mod, "RESAVE_BYTES", 100)
+    c = SessionCache(tmp_path / "cache", prices)
+    c.load(scan_project(session)["s1"], prices.cost)
+    assert entry.read_bytes() != before
+    c = SessionCache(tmp_path / "cache", prices)
+    m = c.load(scan_project(session)["s1"], prices.cost)
+    assert c.hits == 1 and m.lines_read == 4 + 3 and _summary(m) == _summary(_fresh(session, prices))
