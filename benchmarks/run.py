@@ -184,6 +184,10 @@ def main() -> None:
     ap.add_argument("--no-record", action="store_true", help="print only; do not append to RESULTS.md")
     ap.add_argument("--skip-live", action="store_true", help="only the history benchmarks")
     args = ap.parse_args()
+    # bytecode as an installed package has it (pip compiles at install): with
+    # PYTHONDONTWRITEBYTECODE set, a module edited since its .pyc is compiled on every run
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "spendtui")], check=False,
+                   capture_output=True)
     text: list[str] = []
     for size in (int(s) for s in args.sizes.split(",") if s.strip()):
         section = bench_size(size, args.runs, args.out)
