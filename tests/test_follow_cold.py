@@ -168,3 +168,27 @@ def test_a_folder_dated_in_the_future_is_not_listed_at_every_poll(tmp_path: Path
     events = f.poll()
     assert counted["walks"] == 1 and any(e.kind == "subagent_start" for e in events)
     assert f.model.counted_calls == len(agents) + 1
+
+
+def test_a_named_cold_file_is_found_when_the_session_was_given_by_a_relative_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Native events name absolute paths; a session found under a relative --claude-dir
+    has relative ones: the hint still reaches the file."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(follow, "COLD_AFTER_SECONDS", 0.05)
+    monkeypatch.setattr(follow, "SWEEP_FILES_PER_SECOND", 1)
+    proj = Path("projects") / "-tmp-proj"
+    write_jsonl(proj / f"{SID}.jsonl", [user("go", session=SID, when=ts(0, 0))])
+    agents = [_agent(proj, f"a{i:03d}", i) for i in range(3)]
+    f = SessionFollower(scan_project(proj)[SID], None)
+    f.load(on_events=lambda _b: None)
+    f.poll()
+    time.sleep(0.1)
+    f.poll()
+    assert len(f._cold) == 3 and not agents[1].is_absolute()
+    append_jsonl(agents[1], [assistant("ma001b", "ra001b", usage(3, 7), session=SID, when=ts(50, 1),
+                                       sidechain=True, agent_id="a001")])
+    f._cold_sweep = time.monotonic()
+    assert f.poll() == []
+    events = f.poll(hint={str((tmp_path / agents[1]).resolve())})
+    assert [e.kind for e in events] == ["api_call"] and f.model.counted_calls == 4

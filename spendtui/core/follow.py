@@ -185,6 +185,7 @@ class SessionFollower:
         self._cold: set[Path] = set()  # sub-agent files idle for COLD_AFTER_SECONDS: not polled between sweeps
         self._cold_moves = 0  # files that went cold or woke up so far (the hot list below is of a count)
         self._hot: tuple[tuple[int, int], list[Path]] = ((-1, -1), [])  # the others: (readers, moves), paths
+        self._cold_abs: tuple[int, dict[str, Path]] = (-1, {})  # the cold files by absolute path, of a move count
         self._cold_sweep = 0.0
         self._sweeping = True  # this poll looks at everything (once a second)
         # (what for, folder) -> the folder's mtime_ns when last listed, if old enough to trust
@@ -251,7 +252,7 @@ class SessionFollower:
         self._gone = set()
         self._last_growth = time.time()
         self._grew_at, self._listed, self._walked, self._young_mains = {}, {}, [], {}
-        self._cold, self._hot = set(), ((-1, -1), [])
+        self._cold, self._hot, self._cold_abs = set(), ((-1, -1), []), (-1, {})
         return self._drain()
 
     def rebuild_with(self, on_model: Callable[[SessionModel], None], lock: Any) -> tuple[SessionModel, list[Event]]:
@@ -315,7 +316,10 @@ class SessionFollower:
                 self._hot = ((len(readers), self._cold_moves), [p for p in readers if p not in cold])
             paths = list(self._hot[1])
             if hint and cold:
-                paths += [p for p in map(Path, hint) if p in cold]
+                if self._cold_abs[0] != self._cold_moves:  # events name absolute paths
+                    self._cold_abs = (self._cold_moves, {os.path.abspath(p): p for p in cold})
+                by_abs = self._cold_abs[1]
+                paths += [by_abs[h] for h in hint if h in by_abs]
         for path in paths:
             reader, src = readers[path]
             if (src.agent_id is not None and path not in self._cold
