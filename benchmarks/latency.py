@@ -25,6 +25,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(ROOT))
+
+from spendtui.core.follow import DROWSY_AFTER_SECONDS  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -114,6 +117,24 @@ def main() -> None:
     cpu0 = cpu_seconds(proc.pid)
     time.sleep(args.idle)
     idle_cpu = (cpu_seconds(proc.pid) - cpu0) / args.idle * 100
+    # after a quiet spell the watcher looks for changes less often (follow.DROWSY_AFTER_SECONDS):
+    # idle CPU then, and how fast the first call after it arrives
+    time.sleep(max(0.0, DROWSY_AFTER_SECONDS + 2 - args.idle))
+    cpu0 = cpu_seconds(proc.pid)
+    time.sleep(args.idle)
+    drowsy_cpu = (cpu_seconds(proc.pid) - cpu0) / args.idle * 100
+    wake: list[float] = []
+    with open(transcript, "a") as f:
+        for i in range(args.calls, args.calls + 3):
+            first, second = call_lines(i, sid)
+            f.write(first + "\n" + second + "\n")
+            f.flush()
+            t = time.time()
+            deadline = t + 5
+            while f"msg_bench_{i}" not in received and time.time() < deadline:
+                time.sleep(0.001)
+            wake.append((received.get(f"msg_bench_{i}", float("nan")) - t) * 1000)
+            time.sleep(DROWSY_AFTER_SECONDS + 1 if i < args.calls + 2 else 0)
     rss = rss_mib(proc.pid)
     proc.terminate()
     proc.wait(10)
@@ -128,7 +149,9 @@ def main() -> None:
         "",
         f"* write → event: p50 {pct(50):.1f} ms, p95 {pct(95):.1f} ms, max {lat[-1] if lat else float('nan'):.1f} ms;"
         f" mean {statistics.fmean(lat) if lat else float('nan'):.1f} ms; missing {missing}",
-        f"* idle CPU over {args.idle:g} s: {idle_cpu:.2f} %; peak RSS {rss:.0f} MiB",
+        f"* idle CPU over {args.idle:g} s: {idle_cpu:.2f} % just after the writes, {drowsy_cpu:.2f} % after "
+        f"{DROWSY_AFTER_SECONDS:g} s of quiet; peak RSS {rss:.0f} MiB",
+        f"* the first call after a quiet spell: {', '.join(f'{x:.0f}' for x in wake)} ms (3 spells)",
     ]) + "\n"
     print(text)
     if not args.no_record:

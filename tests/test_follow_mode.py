@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from spendtui.core import follow
 from spendtui.core.follow import Event, SessionFollower, _network_or_wsl, watch_loop
 from spendtui.core.paths import scan_project
 from tests.records import append_jsonl, assistant, usage, user, write_jsonl
@@ -153,3 +154,30 @@ def test_forced_polling_says_so(tmp_path: Path) -> None:
         assert (w.follower.watch_mode, w.follower.watch_mode_reason) == ("polling", "asked for")
         append_jsonl(p, [_call(1)])
         w.wait_calls(1)
+
+
+def test_the_watcher_drowses_when_nothing_is_written_and_wakes_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Idle, the native watcher looks for changes every 50 ms, not 10 (0.2 % of a core,
+    not 0.7 %); the first change wakes it, and no call is lost across the switches."""
+    monkeypatch.setattr(follow, "DROWSY_AFTER_SECONDS", 0.5)
+    proj = tmp_path / "projects" / "-tmp-proj"
+    p = write_jsonl(proj / "s1.jsonl", [user("a", session="s1")])
+    with Watched(proj, "s1") as w:
+        assert w.follower.watch_step_ms == follow.WATCH_STEP_MS
+        deadline = time.monotonic() + 5
+        while w.follower.watch_step_ms != follow.DROWSY_STEP_MS and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert w.follower.watch_step_ms == follow.DROWSY_STEP_MS
+        t0 = time.monotonic()
+        append_jsonl(p, [_call(1)])
+        w.wait_calls(1)
+        assert time.monotonic() - t0 < 0.9  # from the drowsy watcher's event, not the 1 s fallback poll
+        deadline = time.monotonic() + 2
+        while w.follower.watch_step_ms != follow.WATCH_STEP_MS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert w.follower.watch_step_ms == follow.WATCH_STEP_MS
+        for n in (2, 3):
+            append_jsonl(p, [_call(n)])
+            w.wait_calls(n)
+    assert w.calls == ["msg_1", "msg_2", "msg_3"]
