@@ -299,7 +299,8 @@ _DAMAGE_SRC = FIXTURES / "cc2197" / "subagent"
 _DAMAGE_FILES = sorted(p.relative_to(_DAMAGE_SRC) for p in (_DAMAGE_SRC / "projects").rglob("*.jsonl"))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("SPENDTUI_MORE_EXAMPLES", 80)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(which=st.sampled_from(_DAMAGE_FILES),
        edits=st.lists(st.tuples(st.floats(0, 1), st.sampled_from(list(b'{}":,\n0123456789 xZ'))),
                       min_size=1, max_size=4))
@@ -370,7 +371,7 @@ def _state(buf: bytes, agent_file: bool, native: Any) -> Any:
 
 
 @pytest.mark.skipif(NATIVE is None, reason="the compiled scanner is not built here")
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=int(os.environ.get("SPENDTUI_MORE_EXAMPLES", 300)), deadline=None)
 @given(lines=st.lists(st.sampled_from(_LINES), min_size=1, max_size=12), agent_file=st.booleans())
 def test_the_compiled_and_python_searches_agree(lines: list[bytes], agent_file: bool) -> None:
     """Any mix of wanted, unwanted, spaced, nested and broken lines: the same state."""
