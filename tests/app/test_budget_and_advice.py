@@ -66,11 +66,16 @@ async def test_day_budget_flag_shows_when_it_runs_out(claude_root: Path) -> None
         assert line.text == (f"day budget: $0.0090 of $0.0200 (45%), runs out ~{runs_out(spent, 0.02, T0, now)} "
                              "at this rate")
         assert runs_out(spent, 0.02, T0, now) == "12:22" and line.has_class("-shown")
+        assert line.gauges == [(round(10 * spent / 0.02), "green")] == [(5, "green")]  # 45.15 %: under 50 %
         append_jsonl(files.main, [assistant("m3", "r3", usage(0, 0, cw5=1000), model=SONNET, when=ts(0, 2))])
         spent += c2
         want = f"day budget: $0.0128 of $0.0200 (64%), runs out ~{runs_out(spent, 0.02, T0, now)} at this rate"
         await wait_for(pilot, lambda: line.text == want, want)
         assert runs_out(spent, 0.02, T0, now) == "12:15"
+        assert line.gauges == [(round(10 * spent / 0.02), "yellow")] == [(6, "yellow")]  # 64 %: past 50 %
+        shown = line.shown
+        assert shown.plain.startswith("██████░░░░ day budget")
+        assert any(span.style == "yellow" and span.end - span.start == 6 for span in shown.spans)
 
 
 async def test_no_budget_no_budget_line(claude_root: Path) -> None:
@@ -101,6 +106,9 @@ async def test_session_and_used_up_budgets(claude_root: Path) -> None:
         assert when == "Nov 21 03:42"
         assert line.text == ("session budget: $0.0053 of $0.0050 (106%), used up · "
                              f"month budget: $0.0053 of $1.00 (1%), runs out ~{when} at this rate")
+        assert line.gauges == [(10, "red"), (0, "green")]
+        assert [BudgetLine.colour(r) for r in (0.49, 0.5, 0.79, 0.8, 0.99, 1.0)] == [
+            "green", "yellow", "yellow", "dark_orange", "dark_orange", "red"]
 
 
 def test_app_gets_the_budget_flags(claude_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -111,20 +111,35 @@ class BudgetLine(Static):
     BudgetLine.-shown { display: block; }
     """
 
+    GAUGE_CELLS = 10
+
     def __init__(self, clock: Callable[[], float], *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self.clock = clock
-        self.text = ""
+        self.text = ""  # the words, without the gauges
+        self.gauges: list[tuple[int, str]] = []  # per budget: cells filled, colour
+        self.shown = Text()  # the line as drawn
+
+    @staticmethod
+    def colour(ratio: float) -> str:
+        """The gauge's colour at the warning thresholds (50, 80, 100 %)."""
+        return "red" if ratio >= 1 else "dark_orange" if ratio >= 0.8 else "yellow" if ratio >= 0.5 else "green"
 
     def show(self, states: tuple[Any, ...]) -> None:
         parts = fmt.budget_parts(states, self.clock())
-        text = Text(" · ", style="dim").join(
-            Text(t, style="bold red" if r >= 1 else "bold yellow" if r >= 0.8 else "") for t, r in parts)
-        if text.plain == self.text:
+        plain = " · ".join(t for t, _r in parts)
+        if plain == self.text:
             return
-        self.text = text.plain
+        n = self.GAUGE_CELLS
+        self.gauges = [(min(n, round(n * r)), self.colour(r)) for _t, r in parts]
+        pieces = []
+        for (t, r), (filled, colour) in zip(parts, self.gauges, strict=True):
+            pieces.append(Text.assemble(("█" * filled, colour), ("░" * (n - filled), "dim"), " ",
+                                        (t, "bold red" if r >= 1 else "bold yellow" if r >= 0.8 else "")))
+        self.text = plain
+        self.shown = Text(" · ", style="dim").join(pieces)
         self.set_class(bool(parts), "-shown")
-        self.update(text)
+        self.update(self.shown)
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
