@@ -252,8 +252,8 @@ class SessionCache:
             self.errors += 1
             return
         try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as f:
+            with os.fdopen(fd, "wb") as f:  # closes fd whatever fails below
+                os.fchmod(f.fileno(), 0o600)
                 f.write(MAGIC + bytes(4))
                 sink = _Deflate(f)
                 pickle.Pickler(sink, protocol=pickle.HIGHEST_PROTOCOL).dump(entry)
