@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,3 +42,18 @@ def copy_sample(name: str, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SAMPLES / name, dest)
     return dest
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    """Local time is UTC, in this process and the CLI runs it starts: local days and clock
+    times shown are then fixed wherever the tests run."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()

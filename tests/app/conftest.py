@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +32,8 @@ class FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def _utc() -> Iterator[None]:
+def _utc(utc: None) -> None:
     """Call times are shown in local time; pin it so snapshots match anywhere."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 @pytest.fixture(scope="session")

@@ -225,18 +225,23 @@ async def test_quit_returns_and_saves_the_summary(claude_root: Path, prices: Pri
         await wait_for(pilot, lambda: app.updates > 0, "the first paint")
         append_jsonl(files.main, [assistant("m2", "r2", usage(5, 50, cr=1000), model=SONNET, when=ts(0, 1))])
         await wait_for(pilot, lambda: app.dashboard.query_one(CallsTable).row_count == 2, "the second call")
+        # the plan advice's history is read in the analysis thread after the first paint;
+        # a quit before it arrives has no plan comparison (summary --json always reads it)
+        await wait_for(pilot, lambda: app.plan_kwargs is not None, "the plan advice's history")
         await pilot.press("q")
     result: dict[str, Any] | None = app.return_value
-    # what `spendtui summary --json` computes: the accounting plus the context analysis
+    # what `spendtui summary --json` computes: the accounting plus the context analysis,
+    # with the spend history of the plan advice
     from spendtui.core.context import ContextAnalyzer
     from spendtui.core.model import SessionModel
 
     model = SessionModel(files.session_id)
-    analyzer = ContextAnalyzer(model, prices)
+    analyzer = ContextAnalyzer(model, prices, **(app.plan_kwargs or {}))
     model = load_with_dedup(files, prices.cost, model=model)
     expected = session_summary(model, prices, now=clock(), mtime=files.mtime())
     analyzer.merge_into(expected, now=clock())
     assert "advice" in expected and "breakdown" in expected["context"]
+    assert app.plan_kwargs and "comparison" in expected["plan"]  # the history made it into both
     assert result == expected
     saved = Path(os.environ["SPENDTUI_DATA_DIR"]) / "summaries" / "s1.json"
     assert json.loads(saved.read_text()) == json.loads(json.dumps(expected))

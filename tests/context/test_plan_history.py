@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -25,16 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SONNET = "claude-sonnet-4-5-20250929"
 OUTPUT_USD_PER_MTOK = 15.0
 PLANS = {"pro": 20.0, "max5x": 100.0, "max20x": 200.0}
-
-
-@pytest.fixture
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Local days are UTC days here (in this process and in the CLI runs it starts)."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def iso(t: float) -> str:

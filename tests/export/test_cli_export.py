@@ -155,19 +155,7 @@ def test_watch_json_emits_budget_events(tmp_path: Path) -> None:
         proc.wait(10)
 
 
-@pytest.fixture
-def utc(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Local time is UTC here, so the local day of these 13:00-17:00Z calls is 2026-11-20."""
-    import time
-
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-def test_budget_events_carry_when_the_days_budget_runs_out(utc: Any) -> None:
+def test_budget_events_carry_when_the_days_budget_runs_out(utc: None) -> None:
     """$2 at 08:00, then $2 + $1 + $1 at 11:10/11:30/11:50 (UTC-5); now 12:00. Session budget
     $5, day budget $10. The last hour's $4 was spent over 11:10 -> 12:00 = 50 min: $4.80/h.
     The day's $10 - $6 = $4 left lasts 50 min: it runs out at 12:50 (17:50Z). Every event,
