@@ -29,6 +29,20 @@ def _agent(proj: Path, aid: str, i: int) -> Path:
                                   sidechain=True, agent_id=aid)])
 
 
+def _cold_agents(proj: Path, n: int) -> tuple[SessionFollower, list[Path]]:
+    """A session of a prompt and ``n`` finished sub-agents, followed until a sweep has
+    found every agent cold (COLD_AFTER_SECONDS patched short by the caller)."""
+    write_jsonl(proj / f"{SID}.jsonl", [user("go", session=SID, when=ts(0, 0))])
+    agents = [_agent(proj, f"a{i:03d}", i) for i in range(n)]
+    f = SessionFollower(scan_project(proj)[SID], None)
+    f.load(on_events=lambda _b: None)
+    f.poll()
+    time.sleep(0.1)
+    f.poll()  # the first sweep: every agent is found cold
+    assert len(f._cold) == n
+    return f, agents
+
+
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     n = {"checks": 0, "walks": 0}
@@ -92,15 +106,7 @@ def test_many_files_make_the_sweep_rarer_and_a_named_file_is_read_at_once(
     seconds (here 10 a second, so every 4.1 s for 41 files), and a cold file that native
     events name is read in the same poll."""
     monkeypatch.setattr(follow, "SWEEP_FILES_PER_SECOND", 10)
-    proj = tmp_path / "projects" / "-tmp-proj"
-    write_jsonl(proj / f"{SID}.jsonl", [user("go", session=SID, when=ts(0, 0))])
-    agents = [_agent(proj, f"a{i:03d}", i) for i in range(40)]
-    f = SessionFollower(scan_project(proj)[SID], None)
-    f.load(on_events=lambda _b: None)
-    f.poll()
-    time.sleep(0.1)
-    f.poll()  # the first sweep: every agent is found cold
-    assert len(f._cold) == 40
+    f, agents = _cold_agents(tmp_path / "projects" / "-tmp-proj", 40)
     append_jsonl(agents[7], [assistant("ma007b", "ra007b", usage(3, 7), session=SID, when=ts(50, 1),
                                        sidechain=True, agent_id="a007")])
     f._cold_sweep = time.monotonic() - 2.0  # two seconds on: a sweep a second would look now
@@ -177,15 +183,8 @@ def test_a_named_cold_file_is_found_when_the_session_was_given_by_a_relative_pat
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(follow, "COLD_AFTER_SECONDS", 0.05)
     monkeypatch.setattr(follow, "SWEEP_FILES_PER_SECOND", 1)
-    proj = Path("projects") / "-tmp-proj"
-    write_jsonl(proj / f"{SID}.jsonl", [user("go", session=SID, when=ts(0, 0))])
-    agents = [_agent(proj, f"a{i:03d}", i) for i in range(3)]
-    f = SessionFollower(scan_project(proj)[SID], None)
-    f.load(on_events=lambda _b: None)
-    f.poll()
-    time.sleep(0.1)
-    f.poll()
-    assert len(f._cold) == 3 and not agents[1].is_absolute()
+    f, agents = _cold_agents(Path("projects") / "-tmp-proj", 3)
+    assert not agents[1].is_absolute()
     append_jsonl(agents[1], [assistant("ma001b", "ra001b", usage(3, 7), session=SID, when=ts(50, 1),
                                        sidechain=True, agent_id="a001")])
     f._cold_sweep = time.monotonic()

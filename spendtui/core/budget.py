@@ -298,7 +298,6 @@ class BudgetState:
     def to_json(self) -> dict[str, Any]:
         """Where the scope stands and when it runs out at the current burn rate (``null``:
         not within its period, or no recent spend)."""
-        pe = self.projected_exhaustion
         return {
             "scope": self.scope,
             "period": self.period,
@@ -306,8 +305,13 @@ class BudgetState:
             "budget_usd": self.budget_usd,
             "ratio": round(self.ratio, 6),
             "burn_usd_per_hour": round(self.burn_pico_per_hour / PICO, 6),
-            "projected_exhaustion": pe.isoformat().replace("+00:00", "Z") if pe else None,
+            "projected_exhaustion": _iso(self.projected_exhaustion),
         }
+
+
+def _iso(ts: datetime | None) -> str | None:
+    """summary.iso, which this module does not import (the status line loads it)."""
+    return ts.isoformat().replace("+00:00", "Z") if ts else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,14 +335,13 @@ class BudgetAlert:
         return text
 
     def to_json(self) -> dict[str, Any]:
-        pe = self.projected_exhaustion
         return {
             "scope": self.scope,
             "threshold": self.threshold,
             "spent_usd": self.spent_usd,
             "budget_usd": self.budget_usd,
             "ratio": round(self.spent_usd / self.budget_usd, 6) if self.budget_usd else None,
-            "projected_exhaustion": pe.isoformat().replace("+00:00", "Z") if pe else None,
+            "projected_exhaustion": _iso(self.projected_exhaustion),
             "period": self.period,
             "message": self.message(),
         }

@@ -40,7 +40,8 @@ RETAIN_CALLS = 5_000  # calls whose details a live session keeps; older ones liv
 CLEAR_RECHECK_SECONDS = 10.0
 """A new session file seen before its /clear line was written is read again for this long."""
 COLD_AFTER_SECONDS = 30.0
-"""A sub-agent file that has not grown for this long is looked at only every COLD_POLL_SECONDS
+"""A sub-agent file that has not grown for this long is looked at only in sweeps (every
+COLD_POLL_SECONDS, less often past SWEEP_FILES_PER_SECOND files) or when an event names it
 (a finished sub-agent's file is never written again; a long session has hundreds)."""
 COLD_POLL_SECONDS = 1.0
 """Also how often folders are listed again even if their mtime says nothing changed (a file
@@ -183,14 +184,14 @@ class SessionFollower:
         self._last_growth = time.time()
         self.started = time.time()
         # Work per poll must not grow with the files a long session made: idle sub-agent files
-        # are looked at once a second, and folders are listed again only when they changed.
+        # are looked at in sweeps, and folders are listed again only when they changed.
         self._grew_at: dict[Path, float] = {}  # monotonic time each file last grew (or was first seen)
         self._cold: set[Path] = set()  # sub-agent files idle for COLD_AFTER_SECONDS: not polled between sweeps
         self._cold_moves = 0  # files that went cold or woke up so far (the hot list below is of a count)
         self._hot: tuple[tuple[int, int], list[Path]] = ((-1, -1), [])  # the others: (readers, moves), paths
         self._cold_abs: tuple[int, dict[str, Path]] = (-1, {})  # the cold files by absolute path, of a move count
         self._cold_sweep = 0.0
-        self._sweeping = True  # this poll looks at everything (once a second)
+        self._sweeping = True  # this poll is a sweep: it looks at every file and lists every folder
         # (what for, folder) -> the folder's mtime_ns when last listed, if old enough to trust
         self._listed: dict[tuple[str, Path], int] = {}
         self._walked: list[Path] = []  # the folders under the session's folder, as last walked

@@ -139,16 +139,23 @@ def _explore(chat: Chat, i: int, prev: int) -> int:
     return prev + w5
 
 
+def _exploration(n: int) -> tuple[Chat, list[tuple[int, int, int]], int]:
+    """A prompt and ``n`` read-only Opus calls: the chat, each call's (input, 5-minute
+    write, cache read), and the prompt the next call would read from the cache."""
+    chat = Chat(model=OPUS)
+    chat.prompt("where is the bug?")
+    prev, usages = 0, []
+    for i in range(n):
+        usages.append((3, 10_000 if i == 0 else 600, prev))
+        prev = _explore(chat, i, prev)
+    return chat, usages, prev
+
+
 async def test_a_new_advice_raises_a_toast(claude_root: Path) -> None:
     """Four read-only Opus calls: no advice yet (model routing needs a run of five). The fifth
     call arrives while the app runs: a toast says what routing them to Haiku saves, the five
     calls priced at Opus's list prices minus the same tokens at Haiku's."""
-    chat = Chat(model=OPUS)
-    chat.prompt("where is the bug?")
-    prev, usages = 0, []
-    for i in range(4):
-        usages.append((3, 10_000 if i == 0 else 600, prev))
-        prev = _explore(chat, i, prev)
+    chat, usages, prev = _exploration(4)
     files = make_session(claude_root, chat.records)
     app = SpendApp(files, [claude_root], PriceTable.embedded(), clock=FakeClock(T0 + 40))
     seen: list[Message] = []
@@ -212,12 +219,7 @@ def test_the_printed_exit_summary_leads_with_the_avoidable_spend(claude_root: Pa
 
     from spendtui.cli import main
 
-    chat = Chat(model=OPUS)
-    chat.prompt("where is the bug?")
-    prev, usages = 0, []
-    for i in range(6):
-        usages.append((3, 10_000 if i == 0 else 600, prev))
-        prev = _explore(chat, i, prev)
+    chat, usages, _prev = _exploration(6)
     make_session(claude_root, chat.records)
 
     def run_app(files: Any, **kw: Any) -> Any:
