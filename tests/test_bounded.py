@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 
 from spendtui.core.context import ContextAnalyzer
-from spendtui.core.context.analyzer import CallFacts
+from spendtui.core.context.calllog import CallFacts
+from spendtui.core.context.composition import CallComposition
 from spendtui.core.digests import DigestSet
 from spendtui.core.follow import SessionFollower
 from spendtui.core.live import LiveStats
 from spendtui.core.loader import load_session
-from spendtui.core.model import ApiCall, SessionModel
+from spendtui.core.model import ApiCall, SessionModel, parse_ts
 from spendtui.core.paths import SessionFiles, scan_project
 from spendtui.core.pricing import PriceTable
 from spendtui.core.summary import session_summary
@@ -37,7 +38,10 @@ OPUS = "claude-opus-4-6"
 
 class Writer:
     """Turns of a working session: prompts, reads, edits, sub-agents in their own files,
-    compactions and coffee breaks, appended to a project folder in batches."""
+    compactions and coffee breaks, appended to a project folder in batches. Every rule of the
+    advisor fires on it, so the one-shot comparison covers them on calls let go of: long
+    read-only runs (routing), fan-outs of five Opus sub-agents that only search (fan-out and
+    Opus explorers), the same Read/Edit on eleven files (batch), compactions (pruning)."""
 
     def __init__(self, root: Path) -> None:
         self.proj = root / "projects" / "-tmp-proj"
@@ -56,9 +60,11 @@ class Writer:
             c.tick(400)  # a break: activity comes in stretches
         c.prompt(f"task {t}")
         model = OPUS if t % 3 == 0 else None
-        for k in range(3):
+        if t == 2:
+            self.batch()
+        for k in range(6 if t % 4 == 1 else 3):
             tid = f"t{t}_{k}"
-            self.read_ctx += 700
+            self.read_ctx += 3_000
             c.call([read(tid, f"/p/f{(t + k) % 11}.py")], w5=600, read=self.read_ctx, model=model)
             read_result(c, tid, f"/p/f{(t + k) % 11}.py", "line\n" * 40)
             self.calls += 1
@@ -67,27 +73,44 @@ class Writer:
         c.result(f"e{t}", "ok")
         c.call(w5=100, read=self.read_ctx + 300, model=model)
         self.calls += 2
-        if t % 5 == 0:
+        if t % 10 == 0:
+            self.subagent(t, 5, 3, OPUS)
+        elif t % 5 == 0:
             self.subagent(t)
         if t % 20 == 0:
             c.compact(self.read_ctx)
             self.read_ctx = 2_000
 
-    def subagent(self, t: int) -> None:
-        aid = f"a{t:05d}"
-        spawn = f"sp{t}"
-        self.chat.call([R.tool_use(spawn, "Agent", subagent_type="Explore", description=f"look {t}",
-                                   prompt="look")], w5=200, read=self.read_ctx)
-        recs = [R.assistant(f"m{aid}_{i}", f"r{aid}_{i}", R.usage(5, 40, cw5=900, cr=1_000 * i), session=SID,
-                            when=self.chat.records[-1]["timestamp"], sidechain=True, agent_id=aid,
-                            content=[R.tool_use(f"{aid}_g{i}", "Grep", pattern="x")])
-                for i in range(2)]
+    def batch(self) -> None:
+        """The same Read, then Edit, on twelve files (never touched again)."""
+        c = self.chat
+        for i in range(12):
+            path = f"/p/batch{i}.py"
+            c.call([read(f"br{i}", path)], w5=300, read=self.read_ctx)
+            read_result(c, f"br{i}", path, "x = 1\n" * 20)
+            c.call([R.tool_use(f"be{i}", "Edit", file_path=path, old_string="1", new_string="2")],
+                   w5=200, read=self.read_ctx)
+            c.result(f"be{i}", "ok")
+            self.calls += 2
+
+    def subagent(self, t: int, agents: int = 1, calls: int = 2, model: str = "claude-sonnet-4-5-20250929") -> None:
+        """One call that starts ``agents`` sub-agents in parallel, each making ``calls`` calls."""
+        ids = [(f"a{t:05d}x{j}", f"sp{t}x{j}") for j in range(agents)]
+        self.chat.call([R.tool_use(spawn, "Agent", subagent_type="Explore", description=f"look {t}", prompt="look")
+                        for _, spawn in ids], w5=200, read=self.read_ctx)
         sub = self.proj / SID / "subagents"
         sub.mkdir(parents=True, exist_ok=True)
-        (sub / f"agent-{aid}.meta.json").write_text(json.dumps({"agentType": "Explore", "description": f"look {t}"}))
-        R.write_jsonl(sub / f"agent-{aid}.jsonl", recs)
-        self.chat.result(spawn, "found it", toolUseResult={"agentId": aid, "status": "completed"})
-        self.calls += 3
+        for aid, _ in ids:
+            recs = [R.assistant(f"m{aid}_{i}", f"r{aid}_{i}", R.usage(5, 40, cw5=3_000, cr=1_000 * i), session=SID,
+                                model=model, when=self.chat.records[-1]["timestamp"], sidechain=True, agent_id=aid,
+                                content=[R.tool_use(f"{aid}_g{i}", "Grep", pattern="x")])
+                    for i in range(calls)]
+            meta = {"agentType": "Explore", "description": f"look {t}"}
+            (sub / f"agent-{aid}.meta.json").write_text(json.dumps(meta))
+            R.write_jsonl(sub / f"agent-{aid}.jsonl", recs)
+        for aid, spawn in ids:
+            self.chat.result(spawn, "found it", toolUseResult={"agentId": aid, "status": "completed"})
+        self.calls += 1 + agents * calls
 
     def flush(self) -> None:
         """Append what was written since the last flush to the main transcript."""
@@ -140,9 +163,13 @@ def counts(model: SessionModel, stats: LiveStats, a: ContextAnalyzer) -> dict[st
         "Turn alive": sum(1 for t in model.turns if t.index),
         "stats.stretches": stats.activity.stretches,
         "stats.chains": len(stats._last_in_chain),
-        "analyzer.fat": sum(1 for c in a.call_index.values() if isinstance(c, ApiCall)),
+        "analyzer.fat": a.calls.full,
+        "analyzer.rows": len(a.calls),
         "analyzer.full compositions": sum(1 for c in a.main if c.cats),
+        "CallFacts alive": _alive(CallFacts),
+        "CallComposition alive": _alive(CallComposition),
         "analyzer._read_partial": len(a._read_partial),
+        "gc objects": len(gc.get_objects()),
     }
 
 
@@ -156,7 +183,8 @@ def test_state_kept_per_call_stops_growing_past_the_detail_limit(followed: dict[
     compactions = len(followed["analyzer"].compactions)
     bound = (RETAIN + RETAIN // 4 + 16) + 20 + (RETAIN + RETAIN // 2 + 16) + compactions
     assert late["ApiCall alive"] <= bound, late
-    assert late["ApiCall alive"] <= early["ApiCall alive"] + compactions
+    # (both windows fill up and are cut back in steps, so two counts differ by up to their steps)
+    assert late["ApiCall alive"] <= early["ApiCall alive"] + compactions + (RETAIN // 4 + 16) + (RETAIN // 2 + 16)
     # turns hold their calls' details only while the model does
     assert late["Turn alive"] <= early["Turn alive"] + 3
     # LiveStats: one stretch per break (every 9th turn), one tip per recent chain
@@ -169,7 +197,10 @@ def test_state_kept_per_call_stops_growing_past_the_detail_limit(followed: dict[
     # the "seen before?" memories are digests, 8-12 bytes each (test_digest_set_is_a_set)
     m, a = followed["follower"].model, followed["analyzer"]
     assert all(isinstance(d, DigestSet) for d in (m._seen_uuids, m._retired, a._seen, a._started))
-    assert sum(1 for c in a.call_index.values() if isinstance(c, CallFacts)) >= late["calls"] - 2 * RETAIN - 40
+    # what it keeps of the calls the model let go of are rows of columns, not objects
+    assert a.calls.base >= late["calls"] - 2 * RETAIN - 40
+    assert late["CallFacts alive"] == 0
+    assert late["CallComposition alive"] <= RETAIN + 1
 
 
 def test_totals_and_analysis_equal_a_one_shot_read(followed: dict[str, Any]) -> None:
@@ -186,6 +217,17 @@ def test_totals_and_analysis_equal_a_one_shot_read(followed: dict[str, Any]) -> 
     one_shot = session_summary(model, prices, now=0)
     analyzer.merge_into(one_shot, now=0)
     assert json.loads(json.dumps(live, default=str)) == json.loads(json.dumps(one_shot, default=str))
+    # not vacuous: every rule gave advice, and the oldest calls (let go of live) took part
+    kinds = {x["key"].split(":")[0] + (":" + x["key"].split(":")[1] if x["kind"] == "subagents" else "")
+             for x in one_shot["advice"]}
+    assert {"model_routing", "context_pruning", "batch", "subagents:fanout", "subagents:opus_explore"} <= kinds, kinds
+    assert {k for k, v in one_shot["avoidable"]["by_category"].items() if v > 0} >= {
+        "stale context", "model routing", "sub-agents", "batch"}
+    a: ContextAnalyzer = followed["analyzer"]
+    assert a.calls.base > len(a.calls) // 2
+    let_go = a.calls[a.calls.base - 1].timestamp
+    assert any(x["first_seen"] and parse_ts(x["first_seen"]) < let_go
+               for x in live["advice"] if x["kind"] in ("model_routing", "subagents"))
     # a day budget counts every call of the day, not only those whose details are kept
     from datetime import timezone
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import hashlib
+import math
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -106,6 +107,10 @@ class ApiCall:
     @property
     def cost_pico(self) -> int:
         return self.cost.total_pico if self.cost is not None else 0
+
+
+def _cost_order(c: ApiCall) -> tuple[int, float, tuple[str, str]]:
+    return c.cost_pico, -c.timestamp.timestamp() if c.timestamp is not None else -math.inf, c.key
 
 
 @fast_pickle
@@ -704,11 +709,14 @@ class SessionModel:
         return out
 
     def costliest(self, n: int) -> list[ApiCall]:
-        """The ``n`` most expensive counted calls, retired ones included."""
+        """The ``n`` most expensive counted calls, retired ones included; equal costs earliest
+        first, then by key: an order that does not depend on which file was read first, so a
+        session followed live (which keeps only the top of the calls it let go of) lists the
+        same calls as one read in one go."""
         import heapq
 
         pool = [c for c in self.calls.values() if not c.billed_elsewhere] + self._retired_top
-        return heapq.nlargest(n, pool, key=lambda c: c.cost_pico)
+        return heapq.nlargest(n, pool, key=_cost_order)
 
     @property
     def copied_calls(self) -> int:

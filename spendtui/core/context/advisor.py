@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,8 +35,9 @@ from spendtui.core.model import ApiCall
 from spendtui.core.usage import Usage
 
 if TYPE_CHECKING:
-    from spendtui.core.context.analyzer import CallFacts, ContextAnalyzer
+    from spendtui.core.context.analyzer import ContextAnalyzer
     from spendtui.core.context.cache import Miss
+    from spendtui.core.context.calllog import CallFacts
 
 PICO = 10**12
 ROUTING_TARGET = "claude-haiku-4-5"
@@ -133,13 +135,15 @@ class Episode:
     per_call_pico: int
     breakeven: int
     mode: str  # "stale" | "large"
+    realised: tuple[int, int] | None = None  # once final: its segment closed and let go of (columns)
 
 
 class Advisor:
     def __init__(self, analyzer: ContextAnalyzer) -> None:
         self.a = analyzer
         self._ro: dict[str, bool] = {}
-        self._agents_in_call: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self._agents_in_call: dict[int, list[str]] = defaultdict(list)  # spawning call's row -> tool ids
+        self._spawn_ids: dict[int, str] = {}  # spawning call's row -> its message id (the advice's key)
         # pruning
         self.episodes: list[Episode] = []
         # memory
@@ -147,7 +151,7 @@ class Advisor:
         # batch
         self._sig: dict[str, tuple[str, ...]] = {}
         self._sig_count: dict[tuple[str, ...], int] = defaultdict(int)
-        self._path_calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self._path_calls: dict[str, array[int]] = {}  # rows of the calls that used the file
         self.routing_first: datetime | None = None
         self.batch_first: dict[tuple[str, ...], datetime | None] = {}
         # cool-down
@@ -178,10 +182,12 @@ class Advisor:
     # ================================================================ incremental triggers
     def on_tool_use(self, tid: str | None, name: str, inp: dict[str, Any], call: ApiCall) -> None:
         """One tool call (main chain or sub-agent): read-only flag, fan-out and batch bookkeeping."""
+        row = self.a.calls.row_of(call)
         if isinstance(tid, str):
             self._ro[tid] = is_read_only(name, inp)
-            if name in AGENT_TOOLS and call.agent_id is None:
-                self._agents_in_call[call.key].append(tid)
+            if name in AGENT_TOOLS and call.agent_id is None and row is not None:
+                self._agents_in_call[row].append(tid)
+                self._spawn_ids[row] = call.key[0]
         path = next((inp[k] for k in ("file_path", "notebook_path") if isinstance(inp.get(k), str)), None)
         if path is None:
             return
@@ -195,7 +201,11 @@ class Advisor:
             if (self._sig_count[new] >= BATCH_MIN_FILES and new not in self.batch_first
                     and any(t in EDIT_TOOLS for t in new)):
                 self.batch_first[new] = call.timestamp
-        self._path_calls[path].add(call.key)
+        rows = self._path_calls.get(path)
+        if rows is None:
+            rows = self._path_calls[path] = array("i")
+        if row is not None and (not rows or rows[-1] != row):
+            rows.append(row)
 
     def call_read_only(self, call: ApiCall | CallFacts) -> bool:
         known = getattr(call, "read_only", None)  # a CallFacts carries the answer
@@ -289,11 +299,18 @@ class Advisor:
     def episode_realised(self, e: Episode) -> tuple[int, int]:
         """(saving, calls) realised by one pruning episode on the calls that followed it in
         the same segment, before the compaction's own cost."""
+        if e.realised is not None:
+            return e.realised
         realised = 0
         n = 0
-        for c, call in zip(self.a.main[e.index + 1:], self.a.main_calls[e.index + 1:], strict=False):
-            if c.segment != e.segment:
+        comps, calls, rows = self.a.main, self.a.calls, self.a.main_rows
+        for i in range(e.index + 1, len(comps)):
+            if comps[i].segment != e.segment:
+                if i <= comps.base and rows[i - 1] < calls.base:
+                    # every call of its segment is let go of (final): walked once, not per query
+                    e.realised = (realised, n)
                 break
+            call = calls[rows[i]]
             n += 1
             realised += self.cost(call.model, call.usage, call.timestamp) - self.cost(
                 call.model, reduce_usage(call.usage, e.tokens), call.timestamp)
@@ -306,7 +323,7 @@ class Advisor:
         return realised + e.per_call_pico * max(0, HORIZON_CALLS - n) - e.one_time_pico
 
     # ================================================================ rules on demand
-    def _routing(self) -> tuple[Advice | None, set[tuple[str, str]]]:
+    def _routing(self) -> tuple[Advice | None, set[int]]:
         """Runs of >= ``MIN_RUN`` read-only main calls outside edit-heavy turns, on Opus/Sonnet.
 
         The advice counts as given once the first qualifying run reached ``MIN_RUN`` calls."""
@@ -322,7 +339,7 @@ class Advisor:
                 cur = []
         if len(cur) >= MIN_RUN:
             runs.append(cur)
-        keys: set[tuple[str, str]] = set()
+        keys: set[int] = set()  # rows
         actual = haiku = 0
         tools: dict[str, int] = defaultdict(int)
         models: set[str] = set()
@@ -331,15 +348,16 @@ class Advisor:
         for run in runs:
             if any(self._edit_heavy(a.main[i].turn) for i in run):
                 continue
-            calls = [a.main_calls[i] for i in run if not a.main_calls[i].billed_elsewhere
-                     and self.family(a.main_calls[i].model) in ROUTING_FAMILIES]
+            mains = a.main_calls
+            calls = [(mains.row(i), c) for i in run
+                     if not (c := mains[i]).billed_elsewhere and self.family(c.model) in ROUTING_FAMILIES]
             if len(calls) < MIN_RUN:
                 continue
             qualifying += 1
             if first is None:
-                first = calls[MIN_RUN - 1].timestamp
-            for call in calls:
-                keys.add(call.key)
+                first = calls[MIN_RUN - 1][1].timestamp
+            for row, call in calls:
+                keys.add(row)
                 models.add(call.model)
                 actual += self.cost(call.model, call.usage, call.timestamp)
                 haiku += self.cost(ROUTING_TARGET, call.usage, call.timestamp)
@@ -382,14 +400,14 @@ class Advisor:
               "breakeven_calls": last.breakeven}
         return Advice("context_pruning", "context_pruning", msg, usd(total), ev, self.episodes[0].ts)
 
-    def avoidable_misses(self) -> dict[tuple[str, str], Miss]:
+    def avoidable_misses(self) -> dict[int, Miss]:
         """Misses following the cache advice would have avoided: every TTL expiry (the
         countdown comes before it), and any other kind after its first occurrence."""
-        out: dict[tuple[str, str], Miss] = {}
+        out: dict[int, Miss] = {}  # by row
         seen: set[str] = set()
         for m in self.a.cache.misses:
             if m.reason == "ttl_expired" or m.reason in seen:
-                out[m.key] = m
+                out[m.row] = m
             seen.add(m.reason)
         return out
 
@@ -469,16 +487,16 @@ class Advisor:
               "limit_tokens": MEMORY_LIMIT, "files": files}
         return Advice("lean_memory", "lean_memory", msg, usd(saving), ev, self.memory_first)
 
-    def fanout_extra_calls(self) -> tuple[list[tuple[tuple[str, str], datetime | None, list[str], int]],
-                                          set[tuple[str, str]]]:
-        """Per fan-out: (spawning call, time, agent ids, saving) and the first calls that are avoidable."""
+    def fanout_extra_calls(self) -> tuple[list[tuple[int, datetime | None, list[str], int]], set[int]]:
+        """Per fan-out: (spawning call's row, time, agent ids, saving) and the rows of the first
+        calls that are avoidable."""
         a = self.a
         groups = []
-        keys: set[tuple[str, str]] = set()
-        fanouts = [(k, a.call_index[k].timestamp, tids) for k, tids in self._agents_in_call.items()
-                   if len(tids) > FANOUT_LIMIT and k in a.call_index]
-        for call_key, ts, tids in fanouts:
-            firsts: list[tuple[int, tuple[str, str]]] = []
+        keys: set[int] = set()
+        fanouts = [(row, a.calls[row].timestamp, tids) for row, tids in self._agents_in_call.items()
+                   if len(tids) > FANOUT_LIMIT]
+        for spawn_row, ts, tids in fanouts:
+            firsts: list[tuple[int, int]] = []
             agents: list[str] = []
             for tid in tids:
                 tu = a.model.tools.get(tid)
@@ -488,15 +506,13 @@ class Advisor:
                 facts = a.agents.get(aid) if aid else None
                 if facts is None or not facts.calls:
                     continue
-                first = a.call_index.get(facts.calls[0])
-                if first is None:
-                    continue
+                first_row = facts.calls[0]
                 agents.append(aid)
-                firsts.append((first.cost_pico, first.key))
+                firsts.append((a.calls[first_row].cost_pico, first_row))
             firsts.sort()
             extra = firsts[: max(0, len(tids) - FANOUT_LIMIT)]
             keys.update(k for _, k in extra)
-            groups.append((call_key, ts, agents, sum(p for p, _ in extra)))
+            groups.append((spawn_row, ts, agents, sum(p for p, _ in extra)))
         return groups, keys
 
     def opus_explorers(self) -> dict[str, tuple[datetime | None, int, int]]:
@@ -505,7 +521,7 @@ class Advisor:
         for aid, facts in self.a.agents.items():
             if not facts.read_only or not facts.tools or len(facts.calls) < OPUS_EXPLORE_MIN_CALLS:
                 continue
-            calls = [self.a.call_index[k] for k in facts.calls if k in self.a.call_index]
+            calls = [self.a.calls[k] for k in facts.calls]
             if not calls or self.family(calls[0].model) != "opus":
                 continue
             cost = sum(self.cost(c.model, c.usage, c.timestamp) for c in calls)
@@ -519,15 +535,15 @@ class Advisor:
         total = a.model.cost_pico
         share = a.model.subagent_cost_pico / total if total else 0.0
         groups, _ = self.fanout_extra_calls()
-        for call_key, ts, agents, saving in groups:
-            n = len(self._agents_in_call.get(call_key, ()))
+        for spawn_row, ts, agents, saving in groups:
+            n = len(self._agents_in_call.get(spawn_row, ()))
             if usd(saving) < MIN_SAVING_USD:
                 continue
             msg = (f"{n} sub-agents ran in parallel; each starts by writing its own context to the cache. "
                    f"Keeping fan-outs to {FANOUT_LIMIT} (scope each task wider) would save about {money(saving)}; "
                    f"sub-agents took {share:.0%} of this session's cost.")
             ev = {"parallel_agents": n, "agents": agents, "limit": FANOUT_LIMIT, "subagent_share": round(share, 4)}
-            out.append(Advice("subagents", f"subagents:fanout:{call_key[0]}", msg, usd(saving), ev, ts))
+            out.append(Advice("subagents", f"subagents:fanout:{self._spawn_ids[spawn_row]}", msg, usd(saving), ev, ts))
         ex = self.opus_explorers()
         if ex:
             cost = sum(v[1] for v in ex.values())
@@ -542,7 +558,7 @@ class Advisor:
                 out.append(Advice("subagents", "subagents:opus_explore", msg, usd(saving), ev, first))
         return out
 
-    def batch_group(self) -> tuple[tuple[str, ...], list[str], set[tuple[str, str]], datetime | None] | None:
+    def batch_group(self) -> tuple[tuple[str, ...], list[str], set[int], datetime | None] | None:
         best = None
         for sig, first in self.batch_first.items():
             n = self._sig_count.get(sig, 0)
@@ -552,9 +568,9 @@ class Advisor:
             return None
         sig, first = best
         paths = sorted(p for p, s in self._sig.items() if s == sig)
-        keys: set[tuple[str, str]] = set()
+        keys: set[int] = set()  # rows
         for p in paths:
-            keys |= self._path_calls[p]
+            keys.update(self._path_calls.get(p, ()))
         return sig, paths, keys, first
 
     def _batch(self) -> Advice | None:
@@ -562,7 +578,7 @@ class Advisor:
         if g is None:
             return None
         sig, paths, keys, first = g
-        calls = [self.a.call_index[k] for k in keys if k in self.a.call_index]
+        calls = [self.a.calls[k] for k in keys]
         cost = sum(c.cost_pico for c in calls if not c.billed_elsewhere)
         saving = int(cost * (1 - BATCH_DISCOUNT))
         if usd(saving) < MIN_SAVING_USD:

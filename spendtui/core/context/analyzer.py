@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +21,7 @@ from typing import Any
 
 from spendtui.core.context import composition as comp_mod
 from spendtui.core.context.cache import CacheAnalyzer, Events, Miss
+from spendtui.core.context.calllog import CallFacts, CallLog, CompLog, MainCalls
 from spendtui.core.context.composition import (
     MEMORY_HEAD,
     REMINDER_HEAD,
@@ -49,14 +49,10 @@ from spendtui.core.context.tokens import (
 )
 from spendtui.core.digests import DigestSet, digest64
 from spendtui.core.model import ApiCall, SessionModel, Source, is_real_prompt, parse_ts
-from spendtui.core.usage import Usage
 
 SUMMARY_PREAMBLE = "This session is being continued from a previous conversation"
 MAX_PENDING = 2000  # records waiting for a parent; beyond this we stop waiting
 REWIND_WALK = 4000
-_SLIM: dict[str, tuple[float, int]] = {}
-"""The per-category and per-tool parts of a composition whose call the model let go of
-(they are only read for the newest call's breakdown); shared, never written to."""
 
 
 def _key_digest(key: tuple[str, str]) -> int:
@@ -83,33 +79,7 @@ class AgentFacts:
     agent_id: str
     tools: dict[str, int] = field(default_factory=dict)
     read_only: bool = True
-    calls: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class CallFacts:
-    """What the analysis reads of a call, kept in place of the call once the live model let
-    go of it (its ``ApiCall`` with the pricing breakdown, file, line and lists weighs about
-    twice as much): same attribute names, so the rules read either."""
-
-    key: tuple[str, str]
-    model: str
-    usage: Usage
-    timestamp: datetime | None
-    agent_id: str | None
-    billed_elsewhere: bool
-    tools: tuple[str, ...]
-    cost_pico: int
-    read_only: bool  # all its tool uses read-only (model routing): its tool ids are not kept
-
-    @classmethod
-    def of(cls, call: ApiCall, read_only: bool) -> CallFacts:
-        return cls(call.key, call.model, call.usage, call.timestamp, call.agent_id, call.billed_elsewhere,
-                   tuple(call.tools), call.cost_pico, read_only)
-
-    @property
-    def tool_use_ids(self) -> tuple[str, ...]:
-        return ()
+    calls: array[int] = field(default_factory=lambda: array("i"))  # rows in the call log
 
 
 class GrowthLog:
@@ -196,9 +166,11 @@ class ContextAnalyzer:
         self.ledger = Ledger()
         self.stale = StaleTracker(cold_turns)
         self.cache = CacheAnalyzer(prices)
-        self.compositions: dict[tuple[str, str], CallComposition] = {}
-        self.main: list[CallComposition] = []
-        self.main_calls: list[ApiCall | CallFacts] = []
+        # every call we saw, main and sub-agent, by row: the live follower retires old calls
+        # from model.calls to bound memory, but the replay and the sub-agent rules need them all
+        self.calls = CallLog()
+        self.main = CompLog()  # per main call, its composition
+        self.main_rows = array("i")  # per main call, its row in the call log
         self.misses_by_key: dict[tuple[str, str], Miss] = {}
         self.agents: dict[str, AgentFacts] = {}
         self.compactions: list[CompactionInfo] = []
@@ -232,11 +204,6 @@ class ContextAnalyzer:
         self._tool_items: dict[str, Item] = {}
         self._agent_seen_calls = DigestSet()
         self._growth = GrowthLog()  # per main call, vs the previous one
-        # every call we saw, main and sub-agent: the live follower retires old calls from
-        # model.calls to bound memory, but the replay and the sub-agent rules need them all
-        # (those the model let go of as CallFacts; _fat: keys still holding the ApiCall)
-        self.call_index: dict[tuple[str, str], ApiCall | CallFacts] = {}
-        self._fat: deque[tuple[str, str]] = deque()
 
         from spendtui.core.context.advisor import Advisor
 
@@ -629,7 +596,7 @@ class ContextAnalyzer:
     # ---------------------------------------------------------------- calls
     def _start_call(self, call: ApiCall, rec: dict[str, Any]) -> None:
         self._started.add(_key_digest(call.key))
-        self._index_call(call)
+        row = self._index_call(call)
         self._hidden_memory(rec)
         prev = self.main_calls[-1] if self.main_calls else None
         prev_comp = self.main[-1] if self.main else None
@@ -640,6 +607,7 @@ class ContextAnalyzer:
         miss = self.cache.on_call(call, prev, self._events, self.baseline(),
                                   self.memory_mtimes() if self._may_miss(call, prev) else None)
         if miss is not None:
+            miss.row = row
             self.misses_by_key[call.key] = miss
         self._observe_baseline(call, c, miss)
         hidden_changed = miss is not None and miss.reason in ("system_or_memory_changed", "tools_changed")
@@ -652,14 +620,13 @@ class ContextAnalyzer:
                 self.calibration.add(*growth[:2], growth[2])
         self._growth.append(growth)
         self._events = Events()
-        self.compositions[call.key] = c
+        self.calls.set_main(row, len(self.main))
         self.main.append(c)
-        self.main_calls.append(call)
+        self.main_rows.append(row)
         retain = self.model.retain
-        if retain is not None and len(self.main) > retain:
+        if retain is not None:
             # a live session past its detail limit: the parts of older calls are never shown
-            old = self.main[-retain - 1]
-            old.cats = old.tools = _SLIM
+            self.main.keep(retain)
         self.last_files = {p: (s.est, s.exact) for p, s in self.ledger.files.items()}
         self._last_call_node = rec.get("uuid")
         self.advisor.on_main_call(call, c, miss)
@@ -684,28 +651,13 @@ class ContextAnalyzer:
         pu = prev.usage
         return call.usage.cache_read_input_tokens < pu.cache_read_input_tokens + pu.cache_creation_input_tokens
 
-    def _index_call(self, call: ApiCall) -> None:
-        self.call_index[call.key] = call
-        self._fat.append(call.key)
+    def _index_call(self, call: ApiCall) -> int:
+        row = self.calls.add(call)
         retain = self.model.retain
-        if retain is not None and len(self._fat) > retain + retain // 2 + 16:
-            self._slim_retired()
-
-    def _slim_retired(self) -> None:
-        """Swap the calls the live model retired (oldest first) for their ``CallFacts``."""
-        calls = self.model.calls
-        fat = self._fat
-        while fat and fat[0] not in calls:
-            key = fat.popleft()
-            call = self.call_index.get(key)
-            if not isinstance(call, ApiCall):
-                continue
-            facts = CallFacts.of(call, self.advisor.call_read_only(call))
-            self.advisor.forget_tools(call)
-            self.call_index[key] = facts
-            comp = self.compositions.get(key)
-            if comp is not None and comp.index < len(self.main_calls) and self.main_calls[comp.index] is call:
-                self.main_calls[comp.index] = facts
+        if retain is not None and self.calls.full > retain + retain // 2 + 16:
+            # the calls the live model retired (oldest first) become rows of columns
+            self.calls.let_go(self.model.calls, self.advisor.call_read_only, self.advisor.forget_tools)
+        return row
 
     # ---------------------------------------------------------------- sub-agents
     def _observe_agent(self, rec: dict[str, Any], src: Source) -> None:
@@ -721,8 +673,7 @@ class ContextAnalyzer:
             digest = _key_digest(call.key)
             if digest not in self._agent_seen_calls:
                 self._agent_seen_calls.add(digest)
-                facts.calls.append(call.key)
-                self._index_call(call)
+                facts.calls.append(self._index_call(call))
             for b in msg.get("content") or []:
                 if isinstance(b, dict) and b.get("type") == "tool_use":
                     name = b.get("name") if isinstance(b.get("name"), str) else "unknown"
@@ -734,14 +685,25 @@ class ContextAnalyzer:
                                              call)
 
     # ================================================================ queries
-    def counted_calls(self) -> list[ApiCall | CallFacts]:
-        """Every call this session is billed for that we saw (retired ones included)."""
-        out = []
-        for key, call in self.call_index.items():
-            if call.billed_elsewhere or self.model.calls.get(key, call) is not call:
-                continue  # a fork's copy, or a sidechain copy the model replaced by the main one
-            out.append(call)
-        return out
+    @property
+    def main_calls(self) -> MainCalls:
+        """The main chain's calls in order (those the model let go of as ``CallFacts``)."""
+        return MainCalls(self.calls, self.main_rows)
+
+    def counted_calls(self) -> Iterator[tuple[int, ApiCall | CallFacts]]:
+        """Every call this session is billed for that we saw (retired ones included), with its
+        row; one at a time (a list of them all would be built per refresh, the app's peak)."""
+        held = self.model.calls
+        for row, call in enumerate(self.calls):
+            if call.billed_elsewhere:
+                continue  # a fork's copy
+            if isinstance(call, ApiCall) and held.get(call.key, call) is not call:
+                continue  # a sidechain copy the model replaced by the main one
+            yield row, call
+
+    def composition_of(self, row: int) -> CallComposition | None:
+        i = self.calls.main_index(row)
+        return self.main[i] if i >= 0 else None
 
     @property
     def ratio(self) -> float:
@@ -824,7 +786,8 @@ class ContextAnalyzer:
         """Composition of one main-chain call for the app's bar: parts summing to its prompt."""
         key = call if isinstance(call, tuple) else call.key
         self.calibration.fit()
-        c = self.compositions.get(key)
+        row = self.calls.row_of(key)
+        c = self.composition_of(row) if row is not None else None
         if c is None:
             return None
         parts, f = self.parts_for(c)

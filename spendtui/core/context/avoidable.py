@@ -104,11 +104,10 @@ def replay(a: ContextAnalyzer) -> Avoidable:
     explorers = adv.opus_explorers()
     explorer_from: dict[str, datetime | None] = {}
     for aid in explorers:
-        keys = a.agents[aid].calls
-        k = keys[min(len(keys), OPUS_EXPLORE_MIN_CALLS) - 1]
-        explorer_from[aid] = a.call_index[k].timestamp if k in a.call_index else None
+        rows = a.agents[aid].calls
+        explorer_from[aid] = a.calls[rows[min(len(rows), OPUS_EXPLORE_MIN_CALLS) - 1]].timestamp
 
-    for call in a.counted_calls():
+    for row, call in a.counted_calls():
         model, u, when = call.model, call.usage, call.timestamp
         before = cost(model, u, when)
 
@@ -118,23 +117,23 @@ def replay(a: ContextAnalyzer) -> Avoidable:
             res.by_category[cat] += before - after
             before, model, u = after, new_model, new_u
 
-        if call.key in misses:
-            step("cache", model, warm_usage(u, misses[call.key].tokens_rewritten))
-        comp = a.compositions.get(call.key)
+        if row in misses:
+            step("cache", model, warm_usage(u, misses[row].tokens_rewritten))
+        comp = a.composition_of(row)
         if comp is not None:
             for e in episodes:
                 if e.segment == comp.segment and comp.index > e.index:
                     step("pruning", model, reduce_usage(u, e.tokens))
             if mem_excess > 0 and _after(when, mem_from):
                 step("memory", model, reduce_usage(u, mem_excess))
-            if call.key in routing_keys and _after(when, routing_from):
+            if row in routing_keys and _after(when, routing_from):
                 step("routing", ROUTING_TARGET, u)
         elif call.agent_id in explorers and _after(when, explorer_from.get(call.agent_id)):
             step("routing", ROUTING_TARGET, u)
-        if call.key in fan_keys:
+        if row in fan_keys:
             res.by_category["subagents"] += before
             before = 0
             continue
-        if batch is not None and call.key in batch[2] and _after(when, batch[3]):
+        if batch is not None and row in batch[2] and _after(when, batch[3]):
             step("batch", model, u, float(BATCH_DISCOUNT))
     return res

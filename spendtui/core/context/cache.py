@@ -97,6 +97,7 @@ class Miss:
     expected_read: int
     actual_read: int
     evidence: dict[str, Any] = field(default_factory=dict)
+    row: int = -1  # the call's row in the analysis' call log
 
 
 def _api_to_reason(api: str) -> str | None:
