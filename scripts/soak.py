@@ -166,6 +166,7 @@ class Writer:
         self.proj = root / "projects" / PROJECT
         self.proj.mkdir(parents=True, exist_ok=True)
         self.t = t
+        self.last_uuid: str | None = None  # the main chain's newest record
         self.rate = rate
         self.prices = prices
         self.rnd = rnd
@@ -266,16 +267,29 @@ class Writer:
     def main(self) -> Path:
         return self.proj / f"{self.sid}.jsonl"
 
+    def _chain(self, recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Main-chain records hang off the one written before, as Claude Code writes them (each
+        piece is re-id'd on its own, which would leave its first record's parent unknown)."""
+        own = {r.get("uuid") for r in recs}
+        for r in recs:
+            if "uuid" not in r:
+                continue  # snapshots and other metadata: not in the chain
+            parent = r.get("parentUuid")
+            if isinstance(parent, str) and parent not in own:
+                r["parentUuid"] = self.last_uuid
+            self.last_uuid = r["uuid"]
+        return recs
+
     def turn(self) -> None:
         t, mp = self.t, {}
-        self._append(self.main, self._fresh(t.prompt, mp))
+        self._append(self.main, self._chain(self._fresh(t.prompt, mp)))
         for _ in range(self.rnd.randint(1, 4)):
             mp = {}
-            self._response(self.main, self._fresh(t.tool_call, mp), None)
-            self._append(self.main, self._fresh(t.tool_result, mp))
+            self._response(self.main, self._chain(self._fresh(t.tool_call, mp)), None)
+            self._append(self.main, self._chain(self._fresh(t.tool_result, mp)))
         mp = {}
-        self._response(self.main, self._fresh(t.answer, mp), None)
-        self._append(self.main, self._fresh(t.turn_end, mp))
+        self._response(self.main, self._chain(self._fresh(t.answer, mp)), None)
+        self._append(self.main, self._chain(self._fresh(t.turn_end, mp)))
 
     def subagent(self) -> None:
         t, mp = self.t, {}
@@ -284,7 +298,7 @@ class Writer:
         meta = self._fresh([t.agent_meta], mp)[0]
         result = self._fresh(t.agent_result, mp)
         agent_id = next(r["agentId"] for r in agent if r.get("agentId"))
-        self._response(self.main, spawn, None)
+        self._response(self.main, self._chain(spawn), None)
         path = self.main.with_suffix("") / "subagents" / f"agent-{agent_id}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.with_name(f"agent-{agent_id}.meta.json").write_text(json.dumps(meta))
@@ -302,10 +316,10 @@ class Writer:
             else:
                 self._append(path, [r])
             i += 1
-        self._append(self.main, result)
+        self._append(self.main, self._chain(result))
 
     def compaction(self) -> None:
-        self._append(self.main, self._fresh(self.t.compact, {}))
+        self._append(self.main, self._chain(self._fresh(self.t.compact, {})))
         self.truth.compactions[self.sid] = self.truth.compactions.get(self.sid, 0) + 1
         self.context = 15_000
 
@@ -313,7 +327,8 @@ class Writer:
         self.sid = str(uuid.uuid4())
         self.truth.sessions.append(self.sid)
         self.context = 20_000
-        self._append(self.main, self._fresh(self.t.clear, {}))
+        self.last_uuid = None
+        self._append(self.main, self._chain(self._fresh(self.t.clear, {})))
 
 
 # ------------------------------------------------------------------- watchers

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from spendtui.core.context import ContextAnalyzer
+from spendtui.core.context.analyzer import KEEP_PARTS
 from spendtui.core.context.calllog import CallFacts
 from spendtui.core.context.composition import CallComposition
 from spendtui.core.digests import DigestSet
@@ -179,20 +180,20 @@ def test_state_kept_per_call_stops_growing_past_the_detail_limit(followed: dict[
     # the model keeps the newest calls' details (plus the 20 costliest, for the summary)
     assert late["model.calls"] <= RETAIN + RETAIN // 4 + 16
     # no ApiCall outlives its retirement: the model's window, its costliest 20, the analyser's
-    # not-yet-slimmed window (1.5x), the compactions' previous calls and LiveStats' none
+    # not-yet-let-go-of (16), the compactions' previous calls and LiveStats' none
     compactions = len(followed["analyzer"].compactions)
-    bound = (RETAIN + RETAIN // 4 + 16) + 20 + (RETAIN + RETAIN // 2 + 16) + compactions
+    bound = (RETAIN + RETAIN // 4 + 16) + 20 + 16 + compactions
     assert late["ApiCall alive"] <= bound, late
     # (both windows fill up and are cut back in steps, so two counts differ by up to their steps)
-    assert late["ApiCall alive"] <= early["ApiCall alive"] + compactions + (RETAIN // 4 + 16) + (RETAIN // 2 + 16)
+    assert late["ApiCall alive"] <= early["ApiCall alive"] + compactions + (RETAIN // 4 + 16)
     # turns hold their calls' details only while the model does
     assert late["Turn alive"] <= early["Turn alive"] + 3
     # LiveStats: one stretch per break (every 9th turn), one tip per recent chain
     assert late["stats.stretches"] <= followed["writer"].turns // 9 + 2
     assert late["stats.chains"] <= 8
     # the analyser keeps compact facts for what the model let go of, full parts only for the newest
-    assert late["analyzer.fat"] <= RETAIN + RETAIN // 2 + 16 + 1
-    assert late["analyzer.full compositions"] <= RETAIN + 1
+    assert late["analyzer.fat"] <= late["model.calls"] + 16 + 1
+    assert late["analyzer.full compositions"] <= KEEP_PARTS
     assert late["analyzer._read_partial"] <= 3
     # the "seen before?" memories are digests, 8-12 bytes each (test_digest_set_is_a_set)
     m, a = followed["follower"].model, followed["analyzer"]
@@ -200,7 +201,7 @@ def test_state_kept_per_call_stops_growing_past_the_detail_limit(followed: dict[
     # what it keeps of the calls the model let go of are rows of columns, not objects
     assert a.calls.base >= late["calls"] - 2 * RETAIN - 40
     assert late["CallFacts alive"] == 0
-    assert late["CallComposition alive"] <= RETAIN + 1
+    assert late["CallComposition alive"] <= KEEP_PARTS
 
 
 def test_totals_and_analysis_equal_a_one_shot_read(followed: dict[str, Any]) -> None:

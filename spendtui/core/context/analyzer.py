@@ -51,8 +51,14 @@ from spendtui.core.digests import DigestSet, digest64
 from spendtui.core.model import ApiCall, SessionModel, Source, is_real_prompt, parse_ts
 
 SUMMARY_PREAMBLE = "This session is being continued from a previous conversation"
-MAX_PENDING = 2000  # records waiting for a parent; beyond this we stop waiting
+MAX_PENDING = 256
+"""Records waiting for a parent; beyond this we stop waiting. Claude Code writes a turn's
+prompt after its first reply at most a few records late; a parent that never comes (a lost
+line) would otherwise keep every record after it, whole, until the next query."""
 REWIND_WALK = 4000
+KEEP_PARTS = 100
+"""Main calls whose composition keeps its parts in a live session (about 2 KB each); only the
+newest call's are shown, the rest keep their totals (``CompLog``)."""
 
 
 def _key_digest(key: tuple[str, str]) -> int:
@@ -623,10 +629,9 @@ class ContextAnalyzer:
         self.calls.set_main(row, len(self.main))
         self.main.append(c)
         self.main_rows.append(row)
-        retain = self.model.retain
-        if retain is not None:
-            # a live session past its detail limit: the parts of older calls are never shown
-            self.main.keep(retain)
+        if self.model.retain is not None:
+            # a live session: the parts of older calls are never shown (only the newest call's)
+            self.main.keep(KEEP_PARTS)
         self.last_files = {p: (s.est, s.exact) for p, s in self.ledger.files.items()}
         self._last_call_node = rec.get("uuid")
         self.advisor.on_main_call(call, c, miss)
@@ -653,8 +658,7 @@ class ContextAnalyzer:
 
     def _index_call(self, call: ApiCall) -> int:
         row = self.calls.add(call)
-        retain = self.model.retain
-        if retain is not None and self.calls.full > retain + retain // 2 + 16:
+        if self.model.retain is not None and self.calls.full > len(self.model.calls) + 16:
             # the calls the live model retired (oldest first) become rows of columns
             self.calls.let_go(self.model.calls, self.advisor.call_read_only, self.advisor.forget_tools)
         return row
@@ -788,8 +792,8 @@ class ContextAnalyzer:
         self.calibration.fit()
         row = self.calls.row_of(key)
         c = self.composition_of(row) if row is not None else None
-        if c is None:
-            return None
+        if c is None or c.key is None:
+            return None  # not a main call, or one whose parts a live session let go of
         parts, f = self.parts_for(c)
         r = self.ratio
         tools = {k: round(f * (ex + r * est)) for k, (est, ex) in c.tools.items()}
