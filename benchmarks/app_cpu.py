@@ -93,7 +93,7 @@ def writer_alone(rate: float, seconds: float) -> float:
 
 
 async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill: int,
-              trace: int = 0) -> dict[str, float]:
+              trace: int = 0, samples: bool = False) -> dict[str, float]:
     prices = PriceTable.default()
     tmp = Path(tempfile.mkdtemp(prefix="spendtui-cpu-"))
     w = FastWriter(tmp / "claude", Templates.load(), 1e9, prices, random.Random(6))
@@ -125,8 +125,17 @@ async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill:
         writer.start()
         if prof is not None:
             prof.enable()
+        next_sample = t0 + 10
         while time.monotonic() - t0 < seconds:
             await pilot.pause(0.25)
+            if samples and time.monotonic() >= next_sample:
+                next_sample += 10
+                import tracemalloc as tm
+
+                cur, peak = tm.get_traced_memory() if tm.is_tracing() else (0, 0)
+                print(f"  {time.monotonic() - t0:5.0f} s {w.calls_written - n0:6d} calls  RSS {rss_mb():6.1f} MB"
+                      f"  traced {cur / 2**20:6.1f} MB (peak {peak / 2**20:6.1f})"
+                      f"  refreshes {app.analysis_refreshes}", flush=True)
             if trace and first is None and time.monotonic() - t0 > seconds / 3:
                 gc.collect()
                 first = (w.calls_written, tracemalloc.take_snapshot())
@@ -161,9 +170,16 @@ def main() -> int:
     ap.add_argument("--profile", type=int, default=0)
     ap.add_argument("--prefill", type=int, default=0, help="calls written before the app starts")
     ap.add_argument("--trace", type=int, default=0, help="tracemalloc frames: where the memory grows")
+    ap.add_argument("--samples", action="store_true", help="RSS and traced memory every 10 s")
+    ap.add_argument("--retain", type=int, default=0,
+                    help="the follower's detail limit (lower it to see past its window in a short run)")
     a = ap.parse_args()
+    if a.retain:
+        from spendtui.core import follow
+
+        follow.RETAIN_CALLS = a.retain
     alone = writer_alone(a.rate, min(20.0, a.seconds))
-    r = asyncio.run(run(a.rate, a.seconds, not a.no_analysis, a.profile, a.prefill, a.trace))
+    r = asyncio.run(run(a.rate, a.seconds, not a.no_analysis, a.profile, a.prefill, a.trace, a.samples))
     print(f"rate {a.rate:g}/s for {r['seconds']:.0f} s, analysis {'off' if a.no_analysis else 'on'}, "
           f"prefill {a.prefill}: {r['calls']} calls, {r['paints']} paints, {r['rows']} rows shown")
     print(f"CPU: {100 * r['cpu']:.1f} % of a core in all, writer alone {100 * alone:.1f} %, "

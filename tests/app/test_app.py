@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +257,36 @@ async def test_ctrl_c_quits_too(claude_root: Path, prices: PriceTable) -> None:
         await wait_for(pilot, lambda: app.updates > 0, "the first paint")
         await pilot.press("ctrl+c")
     assert app.return_value is not None and app.return_value["api_calls"] == 1
+
+
+async def test_a_print_while_it_runs_is_harmless(claude_root: Path, prices: PriceTable) -> None:
+    """A library that prints (a warning on stderr, a stray print in a thread) goes through
+    Textual's capture, which calls ``App._flush(stderr=...)``: the app's own paint method
+    once had that name, and every print raised TypeError."""
+    files = make_session(claude_root, HEAD)
+    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0 + 90))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.updates > 0, "the first paint")
+        print("a library's print")
+        print("a library's warning", file=sys.stderr)
+        failed: list[BaseException] = []
+
+        def in_thread() -> None:
+            try:
+                print("from a worker thread", flush=True)
+            except BaseException as e:
+                failed.append(e)
+
+        t = threading.Thread(target=in_thread)
+        t.start()
+        t.join()
+        assert not failed
+        append_jsonl(files.main, [assistant("m2", "r2", usage(5, 50, cw5=200, cr=1000), model=SONNET,
+                                            when=ts(0, 1))])
+        table = app.dashboard.query_one(CallsTable)
+        await wait_for(pilot, lambda: table.row_count == 2, "the appended call's row")
+        await pilot.press("q")
+    assert app.return_value is not None and app.return_value["api_calls"] == 2
 
 
 async def test_no_session_screen_says_where_it_looked_and_picks_one_up(tmp_path: Path, prices: PriceTable) -> None:

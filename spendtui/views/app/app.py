@@ -521,7 +521,7 @@ class SpendApp(App[dict[str, Any] | None]):
             return
         wait = self._last_paint + REDRAW_SECONDS - time.monotonic()
         if wait <= 0:
-            self._flush()
+            self._paint_snapshot()
             if not self._dirty:
                 return
             wait = REDRAW_SECONDS  # the dashboard was not composed yet: retry shortly
@@ -531,8 +531,9 @@ class SpendApp(App[dict[str, Any] | None]):
         self._redraw_timer = None
         self._schedule_paint()
 
-    def _flush(self) -> None:
-        """Paint the newest snapshot if it changed since the last paint."""
+    def _paint_snapshot(self) -> None:
+        """Paint the newest snapshot if it changed since the last paint. (Not ``_flush``: that
+        name is Textual's, called with ``stderr=`` whenever anything prints while the app runs.)"""
         if not self._dirty or self.snapshot is None or not self.screen_stack:
             return  # nothing new, or the app is shutting down and its screens are gone
         snap = self.snapshot
