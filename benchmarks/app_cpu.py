@@ -133,6 +133,12 @@ async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill:
                 import tracemalloc as tm
 
                 cur, peak = tm.get_traced_memory() if tm.is_tracing() else (0, 0)
+                if os.environ.get("TRIM"):
+                    import ctypes
+
+                    before = rss_mb()
+                    ctypes.CDLL("libc.so.6").malloc_trim(0)
+                    print(f"  trim: {before:.1f} -> {rss_mb():.1f} MB")
                 print(f"  {time.monotonic() - t0:5.0f} s {w.calls_written - n0:6d} calls  RSS {rss_mb():6.1f} MB"
                       f"  traced {cur / 2**20:6.1f} MB (peak {peak / 2**20:6.1f})"
                       f"  refreshes {app.analysis_refreshes}", flush=True)

@@ -391,6 +391,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     from spendtui.core.events import event_json
     from spendtui.core.follow import SessionFollower, watch_loop
+    from spendtui.core.memory import Trimmer
 
     bad = check_budget_flags(args)
     if bad is not None:
@@ -403,6 +404,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     follower = SessionFollower(files, _pricer(prices), follow_clear=not args.no_follow_clear,
                                cache=_cache(args, prices))
     out = sys.stdout
+    trimmer = Trimmer()
 
     def emit(events: list[Any]) -> None:
         for ev in events:
@@ -412,6 +414,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         for obj in budget_events(follower.model, args):
             out.write(json.dumps(obj, separators=(",", ":")) + "\n")
         out.flush()
+        trimmer.maybe()
 
     if args.no_history:
         follower.load(on_events=lambda _batch: None)

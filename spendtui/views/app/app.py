@@ -36,6 +36,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from spendtui.core.config import data_dir
 from spendtui.core.follow import Event, SessionFollower, watch_loop
 from spendtui.core.live import LiveSnapshot, LiveStats, Notice, notice_for
+from spendtui.core.memory import Trimmer
 from spendtui.core.paths import SessionFiles
 from spendtui.core.summary import session_summary
 from spendtui.views.app import format as fmt
@@ -178,6 +179,7 @@ class SpendApp(App[dict[str, Any] | None]):
         self._live: tuple[SessionFollower, LiveStats, Any, int] | None = None
         self._analysis_extra: dict[str, Any] = {}
         self._analysis_of: Any = None  # the analyzer _analysis_extra came from
+        self.trimmer = Trimmer()  # hands freed memory back after batches and refreshes (core/memory.py)
         self._analysis_done = -1e9  # monotonic time the last refresh ended
         self._analysis_took = 0.0
         self._analysis_owed = False
@@ -287,6 +289,7 @@ class SpendApp(App[dict[str, Any] | None]):
                 reanalyse = self.analyse and any(e.kind in ("clear", "reset") for e in events)
                 if not worker.is_cancelled:
                     self.post_message(LiveUpdate(generation, snap, notices, analysis_owed=owed))
+            self.trimmer.maybe()
             if not worker.is_cancelled and reanalyse:
                 self.call_from_thread(self._maybe_analyse, follower, stats, generation, budget)
 
@@ -430,6 +433,7 @@ class SpendApp(App[dict[str, Any] | None]):
         self._analysis_took = time.monotonic() - t0
         self._analysis_done = time.monotonic()
         self.analysis_refreshes += 1
+        self.trimmer.maybe()
         return notices
 
     def _analysis_due(self) -> bool:
