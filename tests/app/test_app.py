@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.message import Message
 from textual.notifications import Notify
 from textual.widgets import OptionList
@@ -248,6 +249,38 @@ async def test_quit_returns_and_saves_the_summary(claude_root: Path, prices: Pri
     saved = Path(os.environ["SPENDTUI_DATA_DIR"]) / "summaries" / "s1.json"
     assert json.loads(saved.read_text()) == json.loads(json.dumps(expected))
     assert app.summary_path == saved
+
+
+async def test_a_quit_before_the_plan_history_arrived_still_compares_plans(
+        claude_root: Path, prices: PriceTable, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The analysis thread reads the plan advice's history after the first paint; a user who
+    quits before it arrived (here: it never does) gets it read at quit, as summary --json does."""
+    from datetime import datetime
+
+    from spendtui.core.config import load_config
+    from spendtui.core.context import ContextAnalyzer
+    from spendtui.core.history import plan_inputs
+    from spendtui.core.model import SessionModel
+
+    monkeypatch.setattr(SpendApp, "_load_plan_inputs", lambda self: None)
+    files = make_session(claude_root, HEAD)
+    clock = FakeClock(T0 + 60)
+    app = SpendApp(files, [claude_root], prices, clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.updates > 0, "the first paint")
+        await wait_for(pilot, lambda: app.analyzer is not None, "the live analysis")
+        await pilot.press("q")
+    assert app.plan_kwargs is None
+    result: dict[str, Any] | None = app.return_value
+    kwargs, _ = plan_inputs([claude_root], prices, load_config(),
+                            today=datetime.fromtimestamp(clock()).astimezone().date(), use_cache=False)
+    model = SessionModel(files.session_id)
+    analyzer = ContextAnalyzer(model, prices, **kwargs)
+    model = load_with_dedup(files, prices.cost, model=model)
+    expected = session_summary(model, prices, now=clock(), mtime=files.mtime())
+    analyzer.merge_into(expected, now=clock())
+    assert kwargs["history"] and "comparison" in expected["plan"]
+    assert result == expected
 
 
 async def test_ctrl_c_quits_too(claude_root: Path, prices: PriceTable) -> None:

@@ -47,6 +47,8 @@ REDRAW_SECONDS = 0.1
 FOLLOWER_GROUP = "follower"
 REFRESH_GROUP = "analysis-refresh"
 LOCK_TIMEOUT = 30.0
+PLAN_WAIT_SECONDS = 3.0
+"""How long a quit waits for the plan advice's history when the analysis thread had not read it."""
 ANALYSIS_DUTY = 0.1
 """The live context analysis (advice, breakdown, avoidable spend) walks the whole history
 each time; it is refreshed at most this share of the time, so a long session's analysis
@@ -334,19 +336,7 @@ class SpendApp(App[dict[str, Any] | None]):
         """(In the analysis worker's thread, once.) The plan advice's inputs: the user's spend
         per day over 30 days, from the result cache's kept totals (core/history.py), and their
         plan from the config; given to the live analyser, whose next refresh shows the advice."""
-        from spendtui.core.config import ConfigError, load_config
-        from spendtui.core.history import plan_inputs
-
-        try:
-            cfg = load_config()
-        except ConfigError:
-            cfg = {}  # the budgets' loading already said what is wrong with it
-        today = datetime.fromtimestamp(self.clock()).astimezone().date()
-        try:
-            kwargs, problem = plan_inputs(self.claude_dirs, self.prices, cfg, today=today, use_cache=self.use_cache,
-                                          workers=1, one_shot=False)
-        except Exception as e:  # the plan advice is a nicety: never a crash
-            kwargs, problem = {}, f"history not read ({type(e).__name__}: {e})"
+        kwargs, problem = self._read_plan_inputs()
         if problem is not None:
             self.call_from_thread(self.notify, problem, title="Plan advice", severity="warning", timeout=10)
         self.plan_kwargs = kwargs
@@ -356,6 +346,35 @@ class SpendApp(App[dict[str, Any] | None]):
                 a.history, a.history_until, a.current_plan = (list(kwargs["history"]), kwargs["history_until"],
                                                               kwargs["current_plan"])
         self.call_from_thread(self._owe_analysis)
+
+    def _read_plan_inputs(self) -> tuple[dict[str, Any], str | None]:
+        from spendtui.core.config import ConfigError, load_config
+        from spendtui.core.history import plan_inputs
+
+        try:
+            cfg = load_config()
+        except ConfigError:
+            cfg = {}  # the budgets' loading already said what is wrong with it
+        today = datetime.fromtimestamp(self.clock()).astimezone().date()
+        try:
+            return plan_inputs(self.claude_dirs, self.prices, cfg, today=today, use_cache=self.use_cache,
+                               workers=1, one_shot=False)
+        except Exception as e:  # the plan advice is a nicety: never a crash
+            return {}, f"history not read ({type(e).__name__}: {e})"
+
+    def _plan_for_exit(self) -> dict[str, Any] | None:
+        """The plan advice's inputs for the exit summary. The analysis thread reads them after
+        the first paint; a quit within seconds of the start comes before, and would leave out
+        the plan comparison ``summary --json`` has: read them now, for at most PLAN_WAIT_SECONDS
+        (from the result cache's kept totals, usually a fraction of a second)."""
+        if self.plan_kwargs is not None or not self.analyse:
+            return self.plan_kwargs
+        box: list[dict[str, Any]] = []
+        reader = threading.Thread(target=lambda: box.append(self._read_plan_inputs()[0]), daemon=True,
+                                  name="plan-at-exit")
+        reader.start()
+        reader.join(PLAN_WAIT_SECONDS)
+        return box[0] if box else None
 
     def _owe_analysis(self) -> None:
         self._analysis_owed = True
@@ -593,6 +612,7 @@ class SpendApp(App[dict[str, Any] | None]):
         follower = self.follower
         if follower is None:
             return None
+        plan = self._plan_for_exit()  # before the lock: the follower goes on meanwhile
         # a poll holds the lock for as long as the appended bytes take; a reset re-reads
         # the whole transcript, so do not wait forever on a huge one
         if not self.model_lock.acquire(timeout=LOCK_TIMEOUT):
@@ -606,13 +626,17 @@ class SpendApp(App[dict[str, Any] | None]):
                                           mtime=follower.files.mtime())
                 summary["context_analysis"] = f"skipped: {skipped}"
                 return summary
-            if self.analyzer is not None and self.analyzer.model is follower.model:
+            a = self.analyzer
+            if a is not None and a.model is follower.model:
+                if self.plan_kwargs is None and plan:  # read at exit: the analysis thread had not yet
+                    a.history, a.history_until, a.current_plan = (list(plan["history"]), plan["history_until"],
+                                                                  plan["current_plan"])
                 summary = session_summary(follower.model, self.prices, now=self.clock(),
                                           mtime=follower.files.mtime())
-                self.analyzer.merge_into(summary, now=self.clock())
+                a.merge_into(summary, now=self.clock())
                 return summary
             if self.analyse:  # quit before the live analysis was ready: the same summary, from the files
-                return analysed_summary(follower.files, self.prices, now=self.clock(), plan=self.plan_kwargs)
+                return analysed_summary(follower.files, self.prices, now=self.clock(), plan=plan)
             return session_summary(follower.model, self.prices, now=self.clock(), mtime=follower.files.mtime())
         finally:
             self.model_lock.release()
