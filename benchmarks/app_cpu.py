@@ -1,6 +1,7 @@
 """The live app's CPU per update and memory per call, headless (``App.run_test``).
 
     python benchmarks/app_cpu.py [--rate 5] [--seconds 60] [--no-analysis] [--profile N]
+                                 [--prefill N] [--retain N] [--samples] [--trace FRAMES]
 
 Writes the soak test's session (scripts/soak.py's writer: real 2.1.197 records re-id'd,
 sub-agents, compactions) at ``--rate`` API calls per second while the real app follows
@@ -9,6 +10,9 @@ system, all threads) over the run and the RSS at the start and the end. The writ
 in its own thread of the same process; its share (measured alone beforehand at the same
 rate) is subtracted. ``--profile N`` prints the N costliest functions of the UI thread
 (cProfile sees only the thread it runs in; the follower thread is benchmarks/memprofile.py's).
+``--retain`` lowers the follower's detail limit, so a short run is past it (and past the
+windows of full objects it keeps); ``--samples`` prints the RSS (and, with ``--trace``, the
+traced heap) every 10 s: a flat RSS over a growing heap, or the other way round.
 """
 
 from __future__ import annotations
@@ -133,12 +137,6 @@ async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill:
                 import tracemalloc as tm
 
                 cur, peak = tm.get_traced_memory() if tm.is_tracing() else (0, 0)
-                if os.environ.get("TRIM"):
-                    import ctypes
-
-                    before = rss_mb()
-                    ctypes.CDLL("libc.so.6").malloc_trim(0)
-                    print(f"  trim: {before:.1f} -> {rss_mb():.1f} MB")
                 print(f"  {time.monotonic() - t0:5.0f} s {w.calls_written - n0:6d} calls  RSS {rss_mb():6.1f} MB"
                       f"  traced {cur / 2**20:6.1f} MB (peak {peak / 2**20:6.1f})"
                       f"  refreshes {app.analysis_refreshes}", flush=True)
