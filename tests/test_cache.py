@@ -21,7 +21,7 @@ from spendtui.core.pricing import PriceTable
 from spendtui.core.report import build_report
 from spendtui.core.summary import session_summary
 from tests.conftest import SAMPLES
-from tests.records import append_jsonl, assistant, usage, user, write_jsonl
+from tests.records import append_jsonl, assistant, ts, usage, user, write_jsonl
 
 
 def _summary(model) -> dict:
@@ -224,7 +224,11 @@ def test_a_snapshot_read_on_by_a_little_is_not_written_again(session: Path, tmp_
     SessionCache(tmp_path / "cache", prices).load(scan_project(session)["s1"], prices.cost)
     entry = _entry(tmp_path)
     before = entry.read_bytes()
-    lines = [assistant("msg_3", "req_3", usage(out=1)), user("b"), assistant("msg_4", "req_4", usage(out=2))]
+    # written after the session's other records (whose times come from a counter mod 60): a sub-agent
+    # call is placed in the turn its time falls in, and a prompt appended later but dated earlier
+    # would move it when read in one go
+    lines = [assistant("msg_3", "req_3", usage(out=1), when=ts(0, 0, 23)), user("b", when=ts(1, 0, 23)),
+             assistant("msg_4", "req_4", usage(out=2), when=ts(2, 0, 23))]
     append_jsonl(session / "s1.jsonl", lines[:1])
     for grown_by in (1, 3):
         if grown_by == 3:

@@ -48,6 +48,36 @@ async def test_a_new_call_draws_its_row_not_the_table(claude_root: Path, prices:
         assert str(table.get_row_at(0)[0]) == "12:00:39" and table.cursor_row == 0
 
 
+async def test_the_app_keeps_the_details_of_its_newest_calls_only(claude_root: Path, prices: PriceTable,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its follower's detail limit is the app's own (a call's details weigh ~2 KB); the totals,
+    the table's 60 rows and the analysis still cover every call."""
+    from spendtui.core.loader import load_with_dedup
+    from spendtui.views.app import app as app_mod
+    from spendtui.views.app.widgets import Stat
+
+    monkeypatch.setattr(app_mod, "APP_RETAIN_CALLS", 80)
+    files = make_session(claude_root, [user("go", when=ts(0, 0)), *calls(300)])
+    app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.updates > 0 and app.analyzer is not None, "the analysis")
+        append_jsonl(files.main, calls(100, 300))
+        table = app.dashboard.query_one(CallsTable)
+        await wait_for(pilot, lambda: app.follower is not None and app.follower.model.counted_calls == 400,
+                       "the appended calls")
+        await pilot.pause(0.3)
+        model = app.follower.model
+        assert len(model.calls) <= 80 + 80 // 4 + 16 and model.retain == 80
+        assert table.row_count == 60
+        whole = load_with_dedup(files, prices.cost)
+        assert model.cost_pico == whole.cost_pico and len(whole.calls) == 400
+        assert app.dashboard.query_one("#stat-cost", Stat).value == f"${whole.cost_pico / 10**12:.4f}"
+        a = app.analyzer
+        assert a is not None and len(a.calls) == 400 and a.calls.full <= len(model.calls) + 16  # the rest: columns
+        await pilot.press("q")
+    assert app.return_value is not None and app.return_value["api_calls"] == 400
+
+
 async def test_the_live_analysis_is_let_go_of_past_the_size_limit(claude_root: Path, prices: PriceTable,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     files = make_session(claude_root, [user("go", when=ts(0, 0)), *calls(5)])

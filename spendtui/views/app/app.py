@@ -47,6 +47,11 @@ REDRAW_SECONDS = 0.1
 FOLLOWER_GROUP = "follower"
 REFRESH_GROUP = "analysis-refresh"
 LOCK_TIMEOUT = 30.0
+APP_RETAIN_CALLS = 1_000
+"""Calls whose details the app's follower keeps (``watch --json`` keeps 5,000). The app shows the
+newest 60, and every total, the budgets and the context analysis cover all the calls; a call's
+details (its usage and price objects, tool uses, turn) weigh about 2 KB, so a long session's app
+settles within 2-3 MB of where it started instead of 10-15."""
 PLAN_WAIT_SECONDS = 3.0
 """How long a quit waits for the plan advice's history when the analysis thread had not read it."""
 ANALYSIS_DUTY = 0.1
@@ -245,6 +250,7 @@ class SpendApp(App[dict[str, Any] | None]):
 
             cache = SessionCache(prices=self.prices)
         follower = SessionFollower(files, pricer, follow_clear=True, cache=cache)
+        follower.retain = APP_RETAIN_CALLS
         stats = LiveStats(self.prices)
         # nobody else sees this follower yet: no lock while reading the history; its
         # events are dropped as they come (the snapshot is built from the model)
