@@ -125,8 +125,8 @@ def counts(d: Driver) -> dict[str, int]:
     }
     a = d.analyzer
     if a is not None:
-        for name in ("compositions", "main", "main_calls", "misses_by_key", "agents", "compactions", "_growth",
-                     "call_index", "_seen", "_nodes", "_children", "_started", "_agent_seen_calls",
+        for name in ("calls", "main", "main_rows", "agents", "compactions", "_growth", "_seen", "_nodes",
+                     "_children", "_started", "_agent_seen_calls",
                      "turn_tools", "model_probes", "memory_edits"):
             v = getattr(a, name, None)
             if v is not None:

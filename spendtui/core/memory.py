@@ -5,8 +5,9 @@ follower, the analysis, the UI). Each refresh builds and drops short-lived objec
 glibc keeps the pages they freed (per thread arena, between live objects) as the process'
 own: the resident size crept up by about a kilobyte a call while the live heap grew by
 half that. ``malloc_trim(0)`` hands those pages back (it takes well under a millisecond);
-measured on the app following a session past its detail limit at 20 calls/s, the resident
-size stayed flat (106.7 -> 106.7 MB over 2,000 calls) where it had grown 2.5 MB. Elsewhere
+measured on the app following a session past its detail limit at 20 calls/s, trimming every
+10 s, the resident size stayed flat (106.7 -> 106.7 MB over 2,000 calls) where it had grown
+2.5 MB (``benchmarks/app_cpu.py --prefill 9000 --samples``). Elsewhere
 (macOS, musl, Windows) there is nothing to call and this does nothing.
 """
 

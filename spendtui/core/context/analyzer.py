@@ -57,7 +57,8 @@ prompt after its first reply at most a few records late; a parent that never com
 line) would otherwise keep every record after it, whole, until the next query."""
 REWIND_WALK = 4000
 KEEP_PARTS = 100
-"""Main calls whose composition keeps its parts in a live session (about 2 KB each); only the
+"""Main calls whose composition keeps its parts in a live session (roughly 2 KB each, estimated
+from their two dicts); only the
 newest call's are shown, the rest keep their totals (``CompLog``)."""
 
 
@@ -177,7 +178,6 @@ class ContextAnalyzer:
         self.calls = CallLog()
         self.main = CompLog()  # per main call, its composition
         self.main_rows = array("i")  # per main call, its row in the call log
-        self.misses_by_key: dict[tuple[str, str], Miss] = {}
         self.agents: dict[str, AgentFacts] = {}
         self.compactions: list[CompactionInfo] = []
         self.turn_tools: dict[int, list[int]] = {}  # turn -> [tool uses, edit tool uses]
@@ -614,7 +614,6 @@ class ContextAnalyzer:
                                   self.memory_mtimes() if self._may_miss(call, prev) else None)
         if miss is not None:
             miss.row = row
-            self.misses_by_key[call.key] = miss
         self._observe_baseline(call, c, miss)
         hidden_changed = miss is not None and miss.reason in ("system_or_memory_changed", "tools_changed")
         growth: tuple[int, float, int] | None = None

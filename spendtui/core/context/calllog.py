@@ -21,7 +21,7 @@ from array import array
 from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, overload
+from typing import Any
 
 from spendtui.core.model import ApiCall
 from spendtui.core.usage import Usage
@@ -104,12 +104,45 @@ class _Times:
         return odd if odd is not None else EPOCH + timedelta(microseconds=us)
 
 
-class CallLog:
-    """Every call the analysis indexed, main chain and sub-agents, by row."""
+class _Prefixed(Sequence[Any]):
+    """Rows ``[0, base)`` as columns (``_slim`` builds one), ``[base, len)`` as full objects."""
 
     def __init__(self) -> None:
-        self.base = 0  # rows below this are columns; from it on, full objects
-        self._full: list[ApiCall] = []
+        self.base = 0
+        self._full: list[Any] = []
+
+    def __len__(self) -> int:
+        return self.base + len(self._full)
+
+    @property
+    def full(self) -> int:
+        """Rows still held as full objects."""
+        return len(self._full)
+
+    def __getitem__(self, i: int) -> Any:  # type: ignore[override]  # no slices: nothing reads any
+        if i < 0:
+            i += len(self)
+        if i >= self.base:
+            return self._full[i - self.base]
+        if i < 0:
+            raise IndexError(i)
+        return self._slim(i)
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(self.base):
+            yield self._slim(i)
+        yield from list(self._full)
+
+    def _slim(self, i: int) -> Any:
+        raise NotImplementedError
+
+
+class CallLog(_Prefixed):
+    """Every call the analysis indexed, main chain and sub-agents, by row (the model's
+    ``ApiCall`` while it holds the call, a ``CallFacts`` built from the columns after)."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self._row_of: dict[tuple[str, str], int] = {}  # full rows only
         self._main_index = array("i")  # every row: its position among the main calls, or -1
         # the columns, rows [0, base)
@@ -125,14 +158,6 @@ class CallLog:
         self._agents = _Table()
         self._tool_sets = _Table()
         self._extras = _Table()
-
-    def __len__(self) -> int:
-        return self.base + len(self._full)
-
-    @property
-    def full(self) -> int:
-        """Rows still held as the model's ``ApiCall``."""
-        return len(self._full)
 
     def add(self, call: ApiCall) -> int:
         """Index a call (again: the same key keeps its row and takes the newer object)."""
@@ -157,25 +182,7 @@ class CallLog:
             return call.row
         return self._row_of.get(call if isinstance(call, tuple) else call.key)
 
-    def full_call(self, key: tuple[str, str]) -> ApiCall | None:
-        row = self._row_of.get(key)
-        return self._full[row - self.base] if row is not None else None
-
-    def __getitem__(self, row: int) -> ApiCall | CallFacts:
-        if row < 0:
-            row += len(self)
-        if row >= self.base:
-            return self._full[row - self.base]
-        if row < 0:
-            raise IndexError(row)
-        return self._facts(row)
-
-    def __iter__(self) -> Iterator[ApiCall | CallFacts]:
-        for row in range(self.base):
-            yield self._facts(row)
-        yield from list(self._full)
-
-    def _facts(self, row: int) -> CallFacts:
+    def _slim(self, row: int) -> CallFacts:
         u = self._usage[row * _W:(row + 1) * _W]
         usage = Usage(*u, *self._extras.values[self._extra[row]])
         a = self._agent[row]
@@ -222,13 +229,7 @@ class MainCalls(Sequence[Any]):
     def __len__(self) -> int:
         return len(self._rows)
 
-    @overload
-    def __getitem__(self, i: int) -> ApiCall | CallFacts: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[ApiCall | CallFacts]: ...
-    def __getitem__(self, i: int | slice) -> Any:
-        if isinstance(i, slice):
-            return [self._log[r] for r in self._rows[i]]
+    def __getitem__(self, i: int) -> ApiCall | CallFacts:  # type: ignore[override]  # no slices
         return self._log[self._rows[i]]
 
     def __iter__(self) -> Iterator[ApiCall | CallFacts]:
@@ -240,7 +241,7 @@ class MainCalls(Sequence[Any]):
         return self._rows[i]
 
 
-class CompLog(Sequence[Any]):
+class CompLog(_Prefixed):
     """Per main call, the ledger when it was sent (``analyzer.main``): full objects for the
     newest ``keep`` (the app draws their parts), columns without the parts for the rest."""
 
@@ -248,20 +249,12 @@ class CompLog(Sequence[Any]):
     _INTS = ("segment", "prompt", "turn", "exact", "stale_exact", "cold_exact", "memory_exact")
 
     def __init__(self) -> None:
-        self.base = 0
-        self._full: list[Any] = []
+        super().__init__()
         self._f = array("d")
         self._i = array("q")
         self._ts = _Times()
         self._model = array("I")
         self._models = _Table()
-
-    def __len__(self) -> int:
-        return self.base + len(self._full)
-
-    @property
-    def full(self) -> int:
-        return len(self._full)
 
     def append(self, c: Any) -> None:
         self._full.append(c)
@@ -278,26 +271,6 @@ class CompLog(Sequence[Any]):
             self._model.append(self._models.number(c.model))
         del self._full[:cut]
         self.base += cut
-
-    @overload
-    def __getitem__(self, i: int) -> Any: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Any]: ...
-    def __getitem__(self, i: int | slice) -> Any:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if i >= self.base:
-            return self._full[i - self.base]
-        if i < 0:
-            raise IndexError(i)
-        return self._slim(i)
-
-    def __iter__(self) -> Iterator[Any]:
-        for i in range(self.base):
-            yield self._slim(i)
-        yield from list(self._full)
 
     def _slim(self, i: int) -> Any:
         from spendtui.core.context.composition import CallComposition

@@ -49,9 +49,9 @@ REFRESH_GROUP = "analysis-refresh"
 LOCK_TIMEOUT = 30.0
 APP_RETAIN_CALLS = 1_000
 """Calls whose details the app's follower keeps (``watch --json`` keeps 5,000). The app shows the
-newest 60, and every total, the budgets and the context analysis cover all the calls; a call's
-details (its usage and price objects, tool uses, turn) weigh about 2 KB, so a long session's app
-settles within 2-3 MB of where it started instead of 10-15."""
+newest 60, and every total, the budgets and the context analysis cover all the calls. A call's
+details (its usage and price objects, tool uses, turn) weigh roughly 2 KB (estimated from the
+objects, not measured alone), so the window of full objects is about 2 MB instead of about 10."""
 PLAN_WAIT_SECONDS = 3.0
 """How long a quit waits for the plan advice's history when the analysis thread had not read it."""
 ANALYSIS_DUTY = 0.1
