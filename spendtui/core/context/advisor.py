@@ -214,6 +214,21 @@ class Advisor:
         ids = call.tool_use_ids
         return bool(ids) and all(self._ro.get(t, False) for t in ids)
 
+    def drop_before(self, main_index: int, row: int) -> None:
+        """Main calls before ``main_index`` and rows before ``row`` left the analysis window:
+        forget what hangs off them (later rows that left are skipped by ``in_window``)."""
+        self.episodes = [e for e in self.episodes if e.index >= main_index]
+        for r in [r for r in self._agents_in_call if r < row]:
+            del self._agents_in_call[r]
+            del self._spawn_ids[r]
+        for path, rows in list(self._path_calls.items()):
+            if rows and rows[0] < row:
+                kept = array("i", (r for r in rows if r >= row))
+                if kept:
+                    self._path_calls[path] = kept
+                else:
+                    del self._path_calls[path]
+
     def forget_tools(self, call: ApiCall) -> None:
         """The call's tools were weighed for good (its ``CallFacts`` keeps the answer)."""
         for t in call.tool_use_ids:
@@ -303,14 +318,15 @@ class Advisor:
             return e.realised
         realised = 0
         n = 0
-        comps, calls, rows = self.a.main, self.a.calls, self.a.main_rows
+        a = self.a
+        comps, calls = a.main, a.calls
         for i in range(e.index + 1, len(comps)):
             if comps[i].segment != e.segment:
-                if i <= comps.base and rows[i - 1] < calls.base:
+                if i <= comps.base and a.main_row(i - 1) < calls.base:
                     # every call of its segment is let go of (final): walked once, not per query
                     e.realised = (realised, n)
                 break
-            call = calls[rows[i]]
+            call = calls[a.main_row(i)]
             n += 1
             realised += self.cost(call.model, call.usage, call.timestamp) - self.cost(
                 call.model, reduce_usage(call.usage, e.tokens), call.timestamp)
@@ -330,7 +346,7 @@ class Advisor:
         a = self.a
         runs: list[list[int]] = []
         cur: list[int] = []
-        for i, call in enumerate(a.main_calls):
+        for i, call in enumerate(a.main_calls, a.main.gone):
             if self.call_read_only(call):
                 cur.append(i)
             else:
@@ -494,7 +510,7 @@ class Advisor:
         groups = []
         keys: set[int] = set()
         fanouts = [(row, a.calls[row].timestamp, tids) for row, tids in self._agents_in_call.items()
-                   if len(tids) > FANOUT_LIMIT]
+                   if len(tids) > FANOUT_LIMIT and a.in_window(row)]
         for spawn_row, ts, tids in fanouts:
             firsts: list[tuple[int, int]] = []
             agents: list[str] = []
@@ -504,9 +520,10 @@ class Advisor:
                 if aid is None:
                     aid = next((g.agent_id for g in a.model.agents.values() if g.tool_use_id == tid), None)
                 facts = a.agents.get(aid) if aid else None
-                if facts is None or not facts.calls:
+                rows = a.agent_rows(facts) if facts is not None else []
+                if not rows:
                     continue
-                first_row = facts.calls[0]
+                first_row = rows[0]
                 agents.append(aid)
                 firsts.append((a.calls[first_row].cost_pico, first_row))
             firsts.sort()
@@ -519,9 +536,11 @@ class Advisor:
         """Sub-agents on Opus that only read: agent id -> (first call time, cost, Haiku cost)."""
         out = {}
         for aid, facts in self.a.agents.items():
-            if not facts.read_only or not facts.tools or len(facts.calls) < OPUS_EXPLORE_MIN_CALLS:
+            if not facts.read_only or not facts.tools:
                 continue
-            calls = [self.a.calls[k] for k in facts.calls]
+            calls = [self.a.calls[k] for k in self.a.agent_rows(facts)]
+            if len(calls) < OPUS_EXPLORE_MIN_CALLS:
+                continue
             if not calls or self.family(calls[0].model) != "opus":
                 continue
             cost = sum(self.cost(c.model, c.usage, c.timestamp) for c in calls)
@@ -570,7 +589,7 @@ class Advisor:
         paths = sorted(p for p, s in self._sig.items() if s == sig)
         keys: set[int] = set()  # rows
         for p in paths:
-            keys.update(self._path_calls.get(p, ()))
+            keys.update(r for r in self._path_calls.get(p, ()) if self.a.in_window(r))
         return sig, paths, keys, first
 
     def _batch(self) -> Advice | None:

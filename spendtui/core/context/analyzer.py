@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from array import array
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -57,6 +58,13 @@ prompt after its first reply at most a few records late; a parent that never com
 line) would otherwise keep every record after it, whole, until the next query."""
 REWIND_WALK = 4000
 KEEP_PARTS = 100
+WINDOW_MAIN_CALLS = 5_000
+"""The analysis covers the newest this many main-chain calls (and the sub-agent calls made
+since the first of them); older ones leave it a batch at a time, at a point where the context
+restarted (a compaction, /clear's new file, a rewind or a model switch), so every per-segment
+figure stays exact. The advice, the avoidable-spend replay and the hit ratios then describe
+that window: what the user can still act on. It bounds the analysis' memory, and the time a
+refresh takes, however long a session runs (the accounting is never windowed)."""
 """Main calls whose composition keeps its parts in a live session (roughly 2 KB each, estimated
 from their two dicts); only the
 newest call's are shown, the rest keep their totals (``CompLog``)."""
@@ -64,6 +72,16 @@ newest call's are shown, the rest keep their totals (``CompLog``)."""
 
 def _key_digest(key: tuple[str, str]) -> int:
     return digest64(f"{key[0]}\0{key[1]}")
+
+
+def _before(ts: datetime | None, cut: datetime | None) -> bool:
+    """Is ``ts`` strictly before the window's start? An undated call stays in."""
+    if ts is None or cut is None:
+        return False
+    try:
+        return ts < cut
+    except TypeError:  # naive against aware: cannot tell, keep it
+        return False
 
 
 def summary_body(text: str) -> str:
@@ -87,19 +105,28 @@ class AgentFacts:
     tools: dict[str, int] = field(default_factory=dict)
     read_only: bool = True
     calls: array[int] = field(default_factory=lambda: array("i"))  # rows in the call log
+    started: datetime | None = None  # its first call's time: it is in the window if that is
 
 
 class GrowthLog:
     """Per main call, how much its prompt grew over the previous call's, (measured, estimated,
     exact) or None (a restart): three arrays, 25 bytes a call instead of a tuple's ~150."""
 
-    __slots__ = ("_est", "_exact", "_known", "_real")
+    __slots__ = ("_est", "_exact", "_known", "_real", "gone")
 
     def __init__(self) -> None:
+        self.gone = 0  # entries before this left the analysis window
         self._real = array("q")
         self._est = array("d")
         self._exact = array("q")
         self._known = bytearray()
+
+    def drop_before(self, i: int) -> None:
+        n = i - self.gone
+        if n > 0:
+            for a in (self._real, self._est, self._exact, self._known):
+                del a[:n]
+            self.gone = i
 
     def append(self, g: tuple[int, float, int] | None) -> None:
         real, est, exact = g if g is not None else (0, 0.0, 0)
@@ -109,13 +136,19 @@ class GrowthLog:
         self._known.append(g is not None)
 
     def __getitem__(self, i: int) -> tuple[int, float, int] | None:
-        return (self._real[i], self._est[i], self._exact[i]) if self._known[i] else None
+        if i < 0:
+            i += len(self)
+        if i < self.gone:
+            raise IndexError(i)
+        j = i - self.gone
+        return (self._real[j], self._est[j], self._exact[j]) if self._known[j] else None
 
     def __len__(self) -> int:
-        return len(self._known)
+        return self.gone + len(self._known)
 
     def __iter__(self) -> Iterator[tuple[int, float, int] | None]:
-        for i in range(len(self._known)):
+        """The kept entries (from ``gone`` on), aligned with iterating ``analyzer.main``."""
+        for i in range(self.gone, len(self)):
             yield self[i]
 
 
@@ -156,8 +189,10 @@ class ContextAnalyzer:
         current_plan: str | None = None,
         history_until: date | None = None,
         cold_turns: int = COLD_TURNS,
+        window: int | None = WINDOW_MAIN_CALLS,
     ) -> None:
         self.model = model
+        self.window = window
         self.prices = prices
         self.estimator = estimator or default_estimator()
         self.counter = token_counter if token_counter is not None else ApiTokenCounter.create(exact_counts)
@@ -177,7 +212,14 @@ class ContextAnalyzer:
         # from model.calls to bound memory, but the replay and the sub-agent rules need them all
         self.calls = CallLog()
         self.main = CompLog()  # per main call, its composition
-        self.main_rows = array("i")  # per main call, its row in the call log
+        self.main_rows = array("i")  # per main call kept (from main.gone on), its row in the call log
+        # the analysis window: main calls before main.gone and the rows before calls.gone
+        # left it; so did any sub-agent call made before window_from (see WINDOW_MAIN_CALLS)
+        self.window_from: datetime | None = None
+        self._restarts: deque[int] = deque()  # main indices where the context restarted, in the window
+        self._gone_agents = DigestSet()  # sub-agents that started before the window
+        self._first_call: tuple[datetime | None, str] | None = None  # the session's first main call
+        self._first_prompt: tuple[int, int, float] | None = None  # its (prompt, exact, est), for the baseline
         self.agents: dict[str, AgentFacts] = {}
         self.compactions: list[CompactionInfo] = []
         self.turn_tools: dict[int, list[int]] = {}  # turn -> [tool uses, edit tool uses]
@@ -624,8 +666,13 @@ class ContextAnalyzer:
                 # the growth between two calls is known exactly: one calibration pair
                 self.calibration.add(*growth[:2], growth[2])
         self._growth.append(growth)
+        if growth is None:
+            self._restarts.append(len(self.main))
         self._events = Events()
         self.calls.set_main(row, len(self.main))
+        if self._first_call is None:
+            self._first_prompt = (c.prompt, c.exact, c.est)
+            self._first_call = (call.timestamp, call.model)
         self.main.append(c)
         self.main_rows.append(row)
         if self.model.retain is not None:
@@ -634,6 +681,73 @@ class ContextAnalyzer:
         self.last_files = {p: (s.est, s.exact) for p, s in self.ledger.files.items()}
         self._last_call_node = rec.get("uuid")
         self.advisor.on_main_call(call, c, miss)
+        if self.window is not None and len(self.main) - self.main.gone > self.window + self.window // 8:
+            self._slide()
+
+    # ---------------------------------------------------------------- window
+    def _slide(self) -> None:
+        """Let the oldest main calls (and what hangs off them) leave the analysis window.
+
+        Decided on main-chain calls only, which a live follower and a one-shot read see in the
+        same order, so both end with the same window. The cut is the newest restart at least
+        ``window`` calls back (batched by an eighth of the window, so a call costs O(1))."""
+        target = len(self.main) - (self.window or 0)
+        j = -1
+        while self._restarts and self._restarts[0] <= target:
+            j = self._restarts.popleft()
+        if j <= self.main.gone:
+            return  # no restart in between (one context segment longer than the window)
+        ts = self.calls.timestamp(self.main_row(j))
+        if ts is None:
+            return
+        if self.window_from is not None and _before(ts, self.window_from):
+            ts = self.window_from  # the cut's time never goes back (a skewed clock)
+        self.window_from = ts
+        old = self.main.gone
+        self.main.drop_before(j)
+        self._growth.drop_before(j)
+        del self.main_rows[: j - old]
+        self.cache.drop_before(lambda row: self.calls.main_index(row) < j, j - old)
+        # rows: the leading run that left the window goes for good; a later row that left
+        # (a sub-agent's call read late) is skipped by in_window until the run reaches it
+        log = self.calls
+        first = log.gone
+        while first < len(log) and not self.in_window(first):
+            first += 1
+        log.drop_before(first)
+        for aid, facts in list(self.agents.items()):
+            if _before(facts.started, ts):
+                del self.agents[aid]
+                self._gone_agents.add(digest64(aid))
+            elif facts.calls and facts.calls[0] < first:
+                facts.calls = array("i", (r for r in facts.calls if r >= first))
+        self.compactions = [ci for ci in self.compactions if not _before(ci.timestamp, ts)]
+        self.model_probes = [t for t in self.model_probes if not _before(t, ts)]
+        self.memory_edits = [m for m in self.memory_edits if not _before(m[0], ts)]
+        first_turn = self.main[j].turn
+        for t in [t for t in self.turn_tools if t < first_turn]:
+            del self.turn_tools[t]
+        self.advisor.drop_before(j, first)
+
+    def in_window(self, row: int) -> bool:
+        """Is the call at ``row`` inside the analysis window?"""
+        log = self.calls
+        if row < log.gone:
+            return False
+        i = log.main_index(row)
+        if i >= 0:
+            return i >= self.main.gone
+        return self.window_from is None or not _before(log.timestamp(row), self.window_from)
+
+    def agent_rows(self, facts: AgentFacts) -> list[int]:
+        """A sub-agent's calls in the window, by row."""
+        if self.window_from is None:
+            return list(facts.calls)
+        return [r for r in facts.calls if self.in_window(r)]
+
+    def main_row(self, i: int) -> int:
+        """The call-log row of main call ``i`` (kept: ``i >= main.gone``)."""
+        return self.main_rows[i - self.main.gone]
 
     def _observe_baseline(self, call: ApiCall, c: CallComposition, miss: Miss | None) -> None:
         """The first call after a compaction reads back exactly the system + tools prefix.
@@ -645,7 +759,7 @@ class ContextAnalyzer:
         """
         read = call.usage.cache_read_input_tokens
         if (self.observed_baseline is None and self._events.compaction and self.main
-                and call.model == self.main[0].model and 0 < read < c.prompt):
+                and self._first_call is not None and call.model == self._first_call[1] and 0 < read < c.prompt):
             self.observed_baseline = read
 
     @staticmethod
@@ -654,6 +768,11 @@ class ContextAnalyzer:
             return False
         pu = prev.usage
         return call.usage.cache_read_input_tokens < pu.cache_read_input_tokens + pu.cache_creation_input_tokens
+
+    @property
+    def first_call(self) -> tuple[datetime | None, str] | None:
+        """(time, model) of the session's first main call (the title call comes before it)."""
+        return self._first_call
 
     def _index_call(self, call: ApiCall) -> int:
         row = self.calls.add(call)
@@ -672,17 +791,27 @@ class ContextAnalyzer:
             call = self.model.calls.get((mid, rid if isinstance(rid, str) else "")) if isinstance(mid, str) else None
             if call is None or call.agent_id is None:
                 return
-            facts = self.agents.setdefault(call.agent_id, AgentFacts(call.agent_id))
+            row = None
             digest = _key_digest(call.key)
             if digest not in self._agent_seen_calls:
                 self._agent_seen_calls.add(digest)
-                facts.calls.append(self._index_call(call))
+                row = self._index_call(call)  # every call is indexed: the replay counts it by its time
+            facts = self.agents.get(call.agent_id)
+            if facts is None:
+                aid = digest64(call.agent_id)
+                if aid in self._gone_agents or _before(call.timestamp, self.window_from):
+                    self._gone_agents.add(aid)  # it started before the analysis window
+                else:
+                    facts = self.agents[call.agent_id] = AgentFacts(call.agent_id, started=call.timestamp)
+            if facts is not None and row is not None:
+                facts.calls.append(row)
             for b in msg.get("content") or []:
                 if isinstance(b, dict) and b.get("type") == "tool_use":
                     name = b.get("name") if isinstance(b.get("name"), str) else "unknown"
-                    facts.tools[name] = facts.tools.get(name, 0) + 1
-                    if not is_read_only(name, b.get("input")):
-                        facts.read_only = False
+                    if facts is not None:
+                        facts.tools[name] = facts.tools.get(name, 0) + 1
+                        if not is_read_only(name, b.get("input")):
+                            facts.read_only = False
                     tid = b.get("id") if isinstance(b.get("id"), str) else None
                     self.advisor.on_tool_use(tid, name, b.get("input") if isinstance(b.get("input"), dict) else {},
                                              call)
@@ -691,22 +820,25 @@ class ContextAnalyzer:
     @property
     def main_calls(self) -> MainCalls:
         """The main chain's calls in order (those the model let go of as ``CallFacts``)."""
-        return MainCalls(self.calls, self.main_rows)
+        return MainCalls(self.calls, self.main_rows, self.main.gone)
 
     def counted_calls(self) -> Iterator[tuple[int, ApiCall | CallFacts]]:
-        """Every call this session is billed for that we saw (retired ones included), with its
-        row; one at a time (a list of them all would be built per refresh, the app's peak)."""
+        """Every call in the window this session is billed for (retired ones included), with
+        its row; one at a time (a list of them all would be built per refresh, the app's peak)."""
         held = self.model.calls
-        for row, call in enumerate(self.calls):
+        windowed = self.window_from is not None
+        for row, call in enumerate(self.calls, self.calls.gone):
             if call.billed_elsewhere:
                 continue  # a fork's copy
+            if windowed and not self.in_window(row):
+                continue
             if isinstance(call, ApiCall) and held.get(call.key, call) is not call:
                 continue  # a sidechain copy the model replaced by the main one
             yield row, call
 
     def composition_of(self, row: int) -> CallComposition | None:
         i = self.calls.main_index(row)
-        return self.main[i] if i >= 0 else None
+        return self.main[i] if i >= self.main.gone else None
 
     @property
     def ratio(self) -> float:
@@ -717,10 +849,10 @@ class ContextAnalyzer:
         messages, or, once a compaction happened, the prefix the next call read back."""
         if self.observed_baseline is not None:
             return float(self.observed_baseline)
-        if not self.main:
+        if self._first_prompt is None:
             return None
-        first = self.main[0]
-        return max(0.0, first.prompt - first.calibrated(self.ratio))
+        prompt, exact, est = self._first_prompt
+        return max(0.0, prompt - (exact + self.ratio * est))
 
     def calibrated(self, c: CallComposition) -> float:
         return (self.baseline() or 0.0) + c.calibrated(self.ratio)

@@ -51,6 +51,7 @@ CATEGORIES = {
 class Avoidable:
     spent_pico: int
     by_category: dict[str, int] = field(default_factory=dict)
+    window_from: datetime | None = None  # a long session: the replay covers the calls since then
 
     @property
     def total_pico(self) -> int:
@@ -59,17 +60,22 @@ class Avoidable:
     def headline(self) -> str:
         spent = self.spent_pico / PICO
         total = self.total_pico / PICO
+        since = ""
+        if self.window_from is not None:
+            since = f" since {self.window_from.astimezone().strftime('%b %d %H:%M')}"
         if total < 0.005 or spent <= 0:
-            return f"${spent:,.2f} spent; nothing clearly avoidable"
+            return f"${spent:,.2f} spent{since}; nothing clearly avoidable"
         parts = [(v / PICO, CATEGORIES[k]) for k, v in self.by_category.items() if v / PICO >= 0.005]
         parts.sort(key=lambda x: -x[0])
         detail = ", ".join(f"{v:.2f} {name}" for v, name in parts)
-        return f"${spent:,.2f} spent; about ${total:,.2f} of it avoidable ({100 * total / spent:.0f} %): {detail}"
+        share = 100 * total / spent
+        return f"${spent:,.2f} spent{since}; about ${total:,.2f} of it avoidable ({share:.0f} %): {detail}"
 
     def to_dict(self) -> dict[str, object]:
         return {"spent_usd": round(self.spent_pico / PICO, 9),
                 "avoidable_usd": round(self.total_pico / PICO, 9),
                 "by_category": {CATEGORIES[k]: round(max(0, v) / PICO, 9) for k, v in self.by_category.items()},
+                "window_from": self.window_from.isoformat().replace("+00:00", "Z") if self.window_from else None,
                 "headline": self.headline()}
 
 
@@ -80,7 +86,9 @@ def _after(ts: datetime | None, first: datetime | None) -> bool:
 def replay(a: ContextAnalyzer) -> Avoidable:
     adv = a.advisor
     prices = a.prices
-    res = Avoidable(a.model.cost_pico, dict.fromkeys(CATEGORIES, 0))
+    windowed = a.window_from is not None
+    # a long session's replay covers the analysis window: so does what it was spent against
+    res = Avoidable(0 if windowed else a.model.cost_pico, dict.fromkeys(CATEGORIES, 0), a.window_from)
     if prices is None:
         return res
 
@@ -104,11 +112,13 @@ def replay(a: ContextAnalyzer) -> Avoidable:
     explorers = adv.opus_explorers()
     explorer_from: dict[str, datetime | None] = {}
     for aid in explorers:
-        rows = a.agents[aid].calls
+        rows = a.agent_rows(a.agents[aid])
         explorer_from[aid] = a.calls[rows[min(len(rows), OPUS_EXPLORE_MIN_CALLS) - 1]].timestamp
 
     for row, call in a.counted_calls():
         model, u, when = call.model, call.usage, call.timestamp
+        if windowed:
+            res.spent_pico += call.cost_pico
         before = cost(model, u, when)
 
         def step(cat: str, new_model: str, new_u: object, factor: float = 1.0, when: datetime | None = when) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -198,6 +199,15 @@ class CacheAnalyzer:
                  prev.model, expected, read, evidence)
         self.misses.append(m)
         return m
+
+    def drop_before(self, gone: Callable[[int], bool], calls: int) -> None:
+        """The oldest ``calls`` main calls left the analysis window: their hit ratios go, and
+        the misses whose row ``gone`` says left with them (the totals stay whole-session)."""
+        del self.per_call[:calls]
+        n = 0
+        while n < len(self.misses) and gone(self.misses[n].row):
+            n += 1
+        del self.misses[:n]
 
     @property
     def hit_ratio(self) -> float:

@@ -96,6 +96,12 @@ class _Times:
             self._odd[len(self._us)] = ts
         self._us.append((ts - EPOCH) // _US)
 
+    def drop(self, n: int) -> None:
+        """Forget the first ``n`` (what was ``i`` is ``i - n`` after)."""
+        del self._us[:n]
+        if self._odd:
+            self._odd = {i - n: ts for i, ts in self._odd.items() if i >= n}
+
     def __getitem__(self, i: int) -> datetime | None:
         us = self._us[i]
         if us == NO_TS:
@@ -105,9 +111,12 @@ class _Times:
 
 
 class _Prefixed(Sequence[Any]):
-    """Rows ``[0, base)`` as columns (``_slim`` builds one), ``[base, len)`` as full objects."""
+    """Rows ``[gone, base)`` as columns (``_slim`` builds one), ``[base, len)`` as full objects;
+    rows before ``gone`` left the analysis window (``drop_before``) and are no longer kept.
+    Row numbers stay absolute: nothing kept about a row changes when older ones go."""
 
     def __init__(self) -> None:
+        self.gone = 0
         self.base = 0
         self._full: list[Any] = []
 
@@ -124,14 +133,35 @@ class _Prefixed(Sequence[Any]):
             i += len(self)
         if i >= self.base:
             return self._full[i - self.base]
-        if i < 0:
+        if i < self.gone:
             raise IndexError(i)
         return self._slim(i)
 
     def __iter__(self) -> Iterator[Any]:
-        for i in range(self.base):
+        """Every row still kept (from ``gone`` on)."""
+        for i in range(self.gone, self.base):
             yield self._slim(i)
         yield from list(self._full)
+
+    def drop_before(self, row: int) -> None:
+        """Let go of rows ``[gone, row)`` for good (they left the analysis window)."""
+        row = min(row, len(self))
+        if row <= self.gone:
+            return
+        in_cols = min(row, self.base) - self.gone
+        if in_cols > 0:
+            self._drop_columns(in_cols)
+        if row > self.base:
+            self._drop_full(self._full[: row - self.base])
+            del self._full[: row - self.base]
+            self.base = row
+        self.gone = row
+
+    def _drop_columns(self, n: int) -> None:
+        raise NotImplementedError
+
+    def _drop_full(self, objs: list[Any]) -> None:
+        return
 
     def _slim(self, i: int) -> Any:
         raise NotImplementedError
@@ -172,10 +202,37 @@ class CallLog(_Prefixed):
         return row
 
     def set_main(self, row: int, index: int) -> None:
-        self._main_index[row] = index
+        self._main_index[row - self.gone] = index
 
     def main_index(self, row: int) -> int:
-        return self._main_index[row]
+        """The row's position among the main calls; -1 for a sub-agent's call (or one let go of)."""
+        return self._main_index[row - self.gone] if row >= self.gone else -1
+
+    def timestamp(self, row: int) -> datetime | None:
+        """A kept row's time, without building its ``CallFacts``."""
+        if row >= self.base:
+            return self._full[row - self.base].timestamp
+        return self._ts[row - self.gone]
+
+    def _drop_columns(self, n: int) -> None:
+        del self._usage[: n * _W]
+        del self._extra[:n]
+        self._ts.drop(n)
+        del self._model[:n]
+        del self._agent[:n]
+        del self._tools[:n]
+        del self._cost[:n]
+        del self._flags[:n]
+        del self._main_index[:n]
+        if len(self._agents.values) > 2 * len(self._agent) + 64:
+            # sub-agent ids come and go with the window: keep only those still referenced
+            old, self._agents = self._agents.values, _Table()
+            self._agent = array("i", [self._agents.number(old[a]) if a >= 0 else -1 for a in self._agent])
+
+    def _drop_full(self, objs: list[Any]) -> None:
+        del self._main_index[: len(objs)]
+        for call in objs:
+            self._row_of.pop(call.key, None)
 
     def row_of(self, call: ApiCall | CallFacts | tuple[str, str]) -> int | None:
         if isinstance(call, CallFacts):
@@ -183,13 +240,14 @@ class CallLog(_Prefixed):
         return self._row_of.get(call if isinstance(call, tuple) else call.key)
 
     def _slim(self, row: int) -> CallFacts:
-        u = self._usage[row * _W:(row + 1) * _W]
-        usage = Usage(*u, *self._extras.values[self._extra[row]])
-        a = self._agent[row]
-        flags = self._flags[row]
-        return CallFacts(row, self._models.values[self._model[row]], usage, self._ts[row],
+        c = row - self.gone
+        u = self._usage[c * _W:(c + 1) * _W]
+        usage = Usage(*u, *self._extras.values[self._extra[c]])
+        a = self._agent[c]
+        flags = self._flags[c]
+        return CallFacts(row, self._models.values[self._model[c]], usage, self._ts[c],
                          self._agents.values[a] if a >= 0 else None, bool(flags & _BILLED),
-                         self._tool_sets.values[self._tools[row]], self._cost[row], bool(flags & _READ_ONLY))
+                         self._tool_sets.values[self._tools[c]], self._cost[c], bool(flags & _READ_ONLY))
 
     def let_go(self, held: Container[tuple[str, str]], read_only: Callable[[ApiCall], bool],
                forget: Callable[[ApiCall], None]) -> int:
@@ -218,19 +276,24 @@ class CallLog(_Prefixed):
 
 
 class MainCalls(Sequence[Any]):
-    """The main chain's calls in order, read through the log (``analyzer.main_calls``)."""
+    """The main chain's calls in order, read through the log (``analyzer.main_calls``).
 
-    __slots__ = ("_log", "_rows")
+    Indexed like ``analyzer.main``: by position among all the session's main calls, of which
+    those before ``start`` left the analysis window; ``len`` counts them all, iteration and
+    negative indexes cover the kept ones."""
 
-    def __init__(self, log: CallLog, rows: array[int]) -> None:
+    __slots__ = ("_log", "_rows", "start")
+
+    def __init__(self, log: CallLog, rows: array[int], start: int = 0) -> None:
         self._log = log
         self._rows = rows
+        self.start = start
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self.start + len(self._rows)
 
     def __getitem__(self, i: int) -> ApiCall | CallFacts:  # type: ignore[override]  # no slices
-        return self._log[self._rows[i]]
+        return self._log[self.row(i)]
 
     def __iter__(self) -> Iterator[ApiCall | CallFacts]:
         log = self._log
@@ -238,7 +301,11 @@ class MainCalls(Sequence[Any]):
             yield log[r]
 
     def row(self, i: int) -> int:
-        return self._rows[i]
+        if i < 0:
+            return self._rows[i]
+        if i < self.start:
+            raise IndexError(i)
+        return self._rows[i - self.start]
 
 
 class CompLog(_Prefixed):
@@ -275,7 +342,14 @@ class CompLog(_Prefixed):
     def _slim(self, i: int) -> Any:
         from spendtui.core.context.composition import CallComposition
 
-        est, s_est, c_est, m_est = self._f[i * 4:i * 4 + 4]
-        segment, prompt, turn, exact, s_exact, c_exact, m_exact = self._i[i * 7:i * 7 + 7]
-        return CallComposition(None, i, segment, prompt, self._models.values[self._model[i]], self._ts[i], turn,
+        c = i - self.gone
+        est, s_est, c_est, m_est = self._f[c * 4:c * 4 + 4]
+        segment, prompt, turn, exact, s_exact, c_exact, m_exact = self._i[c * 7:c * 7 + 7]
+        return CallComposition(None, i, segment, prompt, self._models.values[self._model[c]], self._ts[c], turn,
                                est, exact, _SLIM, _SLIM, s_est, s_exact, c_est, c_exact, m_est, m_exact)
+
+    def _drop_columns(self, n: int) -> None:
+        del self._f[: n * 4]
+        del self._i[: n * 7]
+        self._ts.drop(n)
+        del self._model[:n]

@@ -132,6 +132,11 @@ def summary_fields(a: ContextAnalyzer, now: float | datetime | None = None) -> d
         "avoidable": avoid.to_dict(),
         "advice": [x.to_dict() for x in advice],
         "plan": plan_report(a),
+        "analysis_window": {  # a long session's analysis covers its newest main calls (WINDOW_MAIN_CALLS)
+            "main_calls": a.window,
+            "from": _iso(a.window_from),
+            "main_calls_before": a.main.gone,
+        },
     }
 
 

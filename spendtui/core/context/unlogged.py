@@ -87,11 +87,12 @@ def estimate_unlogged(a: ContextAnalyzer) -> list[Unlogged]:
                   output_tokens=out_tokens)
         out.append(Unlogged("compaction", ci.timestamp, prev.model, u, price(prev.model, u, ci.timestamp)))
 
-    first = a.main_calls[0] if a.main_calls else None
+    first = a.first_call  # the session's, even once it left the analysis window
     if first is not None and a.entrypoint == "cli" and a.first_prompt_est is not None:
         prompt = min(TITLE_MAX_PROMPT, round(a.ratio * a.first_prompt_est))
         u = Usage(input_tokens=TITLE_PROMPT_TOKENS + prompt, output_tokens=TITLE_OUTPUT_TOKENS)
-        out.append(Unlogged("title", first.timestamp, first.model, u, price(first.model, u, first.timestamp)))
+        ts, model = first
+        out.append(Unlogged("title", ts, model, u, price(model, u, ts)))
 
     for ts in a.model_probes:
         nxt = next((c for c in a.main_calls if c.timestamp and ts and c.timestamp >= ts), None)
