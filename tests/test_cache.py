@@ -33,11 +33,14 @@ def _summary(model) -> dict:
 @pytest.fixture
 def session(tmp_path: Path) -> Path:
     proj = tmp_path / "claude" / "projects" / "-p"
-    write_jsonl(proj / "s1.jsonl", [user("a"), assistant("msg_1", "req_1", usage(out=5, cr=100)),
-                                    assistant("msg_2", "req_2", usage(out=6, cw5=50))])
+    # dated explicitly (the builders' default times wrap every 60 records, and a sub-agent call
+    # dated after a later prompt belongs to that prompt's turn in a one-shot read)
+    write_jsonl(proj / "s1.jsonl", [user("a", when=ts(1)),
+                                    assistant("msg_1", "req_1", usage(out=5, cr=100), when=ts(2)),
+                                    assistant("msg_2", "req_2", usage(out=6, cw5=50), when=ts(4))])
     write_jsonl(proj / "s1" / "subagents" / "agent-x.jsonl", [
         assistant("msg_x", "req_x", usage(out=7), sidechain=True, agent_id="x",
-                  model="claude-haiku-4-5-20251001")])
+                  model="claude-haiku-4-5-20251001", when=ts(3))])
     return proj
 
 
@@ -53,8 +56,9 @@ def test_warm_equals_cold_and_growth_is_read_on(session: Path, tmp_path: Path) -
     m = warm.load(scan_project(session)["s1"], prices.cost)
     assert (warm.hits, warm.misses) == (1, 0)
     assert _summary(m) == _summary(cold) == _summary(_fresh(session, prices))
-    append_jsonl(session / "s1.jsonl", [assistant("msg_2", "req_2", usage(out=60, cw5=50)),
-                                        user("b"), assistant("msg_3", "req_3", usage(out=1))])
+    append_jsonl(session / "s1.jsonl", [assistant("msg_2", "req_2", usage(out=60, cw5=50), when=ts(5)),
+                                        user("b", when=ts(6)),
+                                        assistant("msg_3", "req_3", usage(out=1), when=ts(7))])
     grown = SessionCache(tmp_path / "cache", prices)
     m = grown.load(scan_project(session)["s1"], prices.cost)
     assert (grown.grown, grown.misses) == (1, 0)
