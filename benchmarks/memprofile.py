@@ -66,7 +66,8 @@ class FastWriter(Writer):
 class Driver:
     """The app's follower thread, minus the thread and the UI."""
 
-    def __init__(self, w: Writer, prices: PriceTable, analysis: bool, budget: bool) -> None:
+    def __init__(self, w: Writer, prices: PriceTable, analysis: bool, budget: bool,
+                 window: int | None = None) -> None:
         files = scan_project(w.proj)[w.sid]
         self.prices = prices
         self.follower = SessionFollower(files, prices.cost, follow_clear=True)
@@ -74,7 +75,8 @@ class Driver:
         if analysis:
             from spendtui.core.context import ContextAnalyzer
 
-            self.follower.on_model = lambda m: self.analyzers.append(ContextAnalyzer(m, prices))
+            kw = {} if window is None else {"window": window}
+            self.follower.on_model = lambda m: self.analyzers.append(ContextAnalyzer(m, prices, **kw))
         self.follower.load(on_events=lambda _b: None)
         self.stats = LiveStats(prices)
         self.stats.rebuild(self.follower.model)
@@ -125,6 +127,8 @@ def counts(d: Driver) -> dict[str, int]:
     }
     a = d.analyzer
     if a is not None:
+        out["analyzer.kept rows"] = len(a.calls) - a.calls.gone
+        out["analyzer.kept main"] = len(a.main) - a.main.gone
         for name in ("calls", "main", "main_rows", "agents", "compactions", "_growth", "_seen", "_nodes",
                      "_children", "_started", "_agent_seen_calls",
                      "turn_tools", "model_probes", "memory_edits"):
@@ -141,6 +145,8 @@ def main() -> int:
                     help="API calls to write (default 4.25x the detail limit; snapshots at 1.5x, half way "
                          "and the end, the last two diffed)")
     ap.add_argument("--no-analysis", action="store_true")
+    ap.add_argument("--window", type=int, default=None,
+                    help="the analysis window in main calls (default: the app's, WINDOW_MAIN_CALLS)")
     ap.add_argument("--budget", action="store_true", help="a session/day/month budget tracker too")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--query-every", type=int, default=1,
@@ -155,7 +161,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="spendtui-mem-"))
     w = FastWriter(tmp / "claude", Templates.load(), 1e9, prices, random.Random(6))
     w.turn()
-    d = Driver(w, prices, analysis=not a.no_analysis, budget=a.budget)
+    d = Driver(w, prices, analysis=not a.no_analysis, budget=a.budget, window=a.window)
     # tracemalloc is slow: it starts once the session is past the detail limit. Objects freed
     # later but allocated before the start are not seen leaving, so the growth is measured
     # between two later snapshots (the retained window at the first was allocated after the start).

@@ -13,6 +13,14 @@ from typing import Any
 _n = itertools.count(1)
 
 
+def _default_ts() -> str:
+    """A record's default time: later than the one before, for 12 hours of seconds (times that
+    wrapped every minute put a later record before an earlier one, and tests that read turns
+    or windows by time failed depending on how many records earlier tests had made)."""
+    n = next(_n) % 43_200
+    return ts(n % 60, n // 60 % 60, 12 + n // 3600 % 12)
+
+
 def ts(second: int, minute: int = 0, hour: int = 12) -> str:
     return f"2026-11-20T{hour:02d}:{minute:02d}:{second:02d}.000Z"
 
@@ -61,7 +69,7 @@ def assistant(
             "usage": u,
         },
         "uuid": f"u-{next(_n)}",
-        "timestamp": when or ts(next(_n) % 60),
+        "timestamp": when or _default_ts(),
     }
     if req is not None:
         rec["requestId"] = req
@@ -83,7 +91,7 @@ def user(text: str | list[dict[str, Any]], *, session: str = "s1", when: str | N
         "type": "user",
         "message": {"role": "user", "content": text},
         "uuid": f"u-{next(_n)}",
-        "timestamp": when or ts(next(_n) % 60),
+        "timestamp": when or _default_ts(),
     }
     rec.update(extra)
     return rec
