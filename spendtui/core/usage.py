@@ -28,6 +28,19 @@ def _int(value: Any) -> int | None:
     return None
 
 
+def _shown(value: Any) -> str:
+    """A bad value as a skip reason names it: itself when short, else only its kind and
+    size. It may be the user's text, and reasons are printed, saved and shown."""
+    r = repr(value)
+    if len(r) <= 32:
+        return r
+    if isinstance(value, str):
+        return f"a string of {len(value):,} characters"
+    if isinstance(value, (list, dict)):
+        return f"a {type(value).__name__} of {len(value):,} items"
+    return f"a {type(value).__name__} of {len(r):,} characters"
+
+
 def fast_pickle(cls: Any) -> Any:
     """Pickle a slots dataclass as (class, field values): the dataclass default goes
     through ``fields()`` per object, which made loading a cached session 3x slower."""
@@ -121,7 +134,7 @@ class Usage:
                 return 0
             v = _int(d[key])
             if v is None:
-                raise UsageError(f"usage.{key} is {d[key]!r}")
+                raise UsageError(f"usage.{key} is {_shown(d[key])}")
             return v
 
         inp = count(raw, "input_tokens")

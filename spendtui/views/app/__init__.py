@@ -29,13 +29,17 @@ def run_app(
 
     Returns the final summary dict (``spendtui summary --json``'s shape) after
     ``q``/Ctrl+C, already saved under ``summaries_dir()``; None if no session was shown.
+    Raises SystemExit with the app's return code if the app crashed.
     ``budgets``: the budget flags (``{"session"|"day"|"month": USD}``), each winning over
     the config's ``[budget]`` value; ``notify``: desktop notifications for budget warnings.
     ``project`` (``--project``): with no ``files``, the no-session screen waits for a session of it.
     """
     app = SpendApp(files, claude_dirs=claude_dirs, prices=prices, force_polling=force_polling, clock=clock,
                    use_cache=use_cache, budgets=budgets, notify=notify, project=project)
-    return app.run()
+    summary = app.run()
+    if app.return_code:  # it crashed (Textual restored the terminal and printed why): fail like a crash
+        raise SystemExit(app.return_code)
+    return summary
 
 
 __all__ = ["SpendApp", "run_app", "save_summary", "summaries_dir"]

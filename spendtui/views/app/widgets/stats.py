@@ -90,6 +90,8 @@ class HeaderStats(Horizontal):
         unpriced = ", ".join(snap.unpriced_models)
         if unpriced:
             note = f"not priced: {unpriced}"
+            if snap.skipped_lines:  # the count first: the box is narrow and crops its end
+                note = f"{snap.skipped_lines} skipped · {note}"
         elif snap.skipped_lines:
             # the box is narrow: the count and the commonest reason (summary --json has all)
             reasons = snap.skipped_reasons
