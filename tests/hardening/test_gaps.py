@@ -350,6 +350,7 @@ trigger = Path(sys.argv[1])
 real = DashboardScreen.show
 def show(self, snap):
     if trigger.exists():
+        secret = "private-prompt-words"  # a local, as snapshots and records are  # noqa: F841
         raise RuntimeError("injected UI fault")
     return real(self, snap)
 DashboardScreen.show = show
@@ -361,8 +362,9 @@ runpy.run_module("spendtui", run_name="__main__", alter_sys=True)
 @pytest.mark.tmux
 def test_a_crash_of_the_ui_itself_restores_the_terminal_and_fails(tmp_path: Path) -> None:
     """Not a worker this time: an exception in the UI (painting a snapshot) ends the app.
-    The terminal is restored as on `q`, the error is printed, and the exit code says it
-    failed (a script or a shell prompt must not take a crash for a normal quit)."""
+    The terminal is restored as on `q`, the error is printed without the frames' local
+    variables (Textual prints them, and ours hold prompts and tool output), and the exit code
+    says it failed (a script or a shell prompt must not take a crash for a normal quit)."""
     from tests.hardening.test_exits import Pane, _dashboard, _in_app
 
     pane = Pane(tmp_path)
@@ -380,6 +382,7 @@ def test_a_crash_of_the_ui_itself_restores_the_terminal_and_fails(tmp_path: Path
         code = pane.assert_restored()
         printed = pane("capture-pane", "-p", "-S", "-", "-t", "app").stdout  # with the scrollback
         assert "injected UI fault" in printed, printed
+        assert "private-prompt-words" not in printed, printed  # no frame's locals in the report
         assert code != "0", printed[-3000:]
     finally:
         pane("kill-server", check=False)

@@ -593,6 +593,19 @@ class SpendApp(App[dict[str, Any] | None]):
                     f"{fmt.usd(info.cold_pico)} instead of {fmt.usd(info.warm_pico)}{extra}",
                     title=f"Prompt cache expired ({fmt.ttl_label(info.ttl)} TTL)", severity="warning", timeout=8)
 
+    def _fatal_error(self) -> None:
+        """Print a crash without the frames' local variables. Textual shows them, and ours hold
+        the user's prompts, task descriptions and tool output (snapshots, records): a crash report
+        pasted into a bug tracker must not carry them."""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        trace = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(trace, self.console.options)))
+        self._close_messages_no_wait()
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         w = event.worker
         if w.group == REFRESH_GROUP and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
