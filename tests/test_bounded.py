@@ -126,11 +126,10 @@ def _alive(cls: type, pred: Any = None) -> int:
     return sum(1 for o in gc.get_objects() if type(o) is cls and (pred is None or pred(o)))
 
 
-@pytest.fixture(scope="module")
-def followed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A session of ~20x the detail limit, followed live in batches like the app does."""
-    root = tmp_path_factory.mktemp("claude")
-    prices = PriceTable.default()
+def follow_writer(root: Path, prices: PriceTable, **analysis: Any
+                  ) -> tuple[Writer, SessionFiles, SessionFollower, list[ContextAnalyzer]]:
+    """The writer's first turn, followed with the lowered detail limit and an analyser per
+    model (``analysis``: more ContextAnalyzer options, e.g. its window)."""
     w = Writer(root)
     w.turn()
     w.flush()
@@ -138,8 +137,17 @@ def followed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     follower = SessionFollower(files, prices.cost)
     follower.retain = RETAIN
     analyzers: list[ContextAnalyzer] = []
-    follower.on_model = lambda m: analyzers.append(ContextAnalyzer(m, prices, read_memory=False))
+    follower.on_model = lambda m: analyzers.append(ContextAnalyzer(m, prices, read_memory=False, **analysis))
     follower.load(on_events=lambda _b: None)
+    return w, files, follower, analyzers
+
+
+@pytest.fixture(scope="module")
+def followed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A session of ~20x the detail limit, followed live in batches like the app does."""
+    root = tmp_path_factory.mktemp("claude")
+    prices = PriceTable.default()
+    w, files, follower, analyzers = follow_writer(root, prices)
     stats = LiveStats(prices, max_chains=8)
     stats.rebuild(follower.model)
     marks: list[dict[str, int]] = []

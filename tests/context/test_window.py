@@ -22,11 +22,10 @@ from spendtui.core.context.avoidable import replay
 from spendtui.core.follow import SessionFollower
 from spendtui.core.loader import load_session
 from spendtui.core.model import SessionModel, parse_ts
-from spendtui.core.paths import scan_project
 from spendtui.core.pricing import PriceTable
 from spendtui.core.summary import session_summary
 from spendtui.core.usage import Usage
-from tests.test_bounded import RETAIN, SID, Writer
+from tests.test_bounded import RETAIN, SID, follow_writer
 
 WINDOW = 120  # main calls; the writer compacts every ~250 main calls
 
@@ -54,15 +53,7 @@ def _kept(a: ContextAnalyzer) -> dict[str, int]:
 def windowed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("claude")
     prices = PriceTable.default()
-    w = Writer(root)
-    w.turn()
-    w.flush()
-    files = scan_project(w.proj)[SID]
-    follower = SessionFollower(files, prices.cost)
-    follower.retain = RETAIN
-    analyzers: list[ContextAnalyzer] = []
-    follower.on_model = lambda m: analyzers.append(ContextAnalyzer(m, prices, read_memory=False, window=WINDOW))
-    follower.load(on_events=lambda _b: None)
+    w, files, follower, analyzers = follow_writer(root, prices, window=WINDOW)
     marks: list[dict[str, int]] = []
     slides: set[int] = set()
     while w.calls < 40 * RETAIN:

@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from spendtui.cli import main
+from spendtui.core.loader import load_with_dedup
+from spendtui.core.paths import scan_project
+from spendtui.core.pricing import PriceTable
+from spendtui.core.summary import session_summary
 from tests.conftest import FIXTURES
 
 CC2197 = FIXTURES / "cc2197"
@@ -35,6 +39,13 @@ TOTAL_KEYS = (
     "model_switches",
     "web_search_requests",
 )
+
+
+def one_shot(path: Path) -> dict[str, Any]:
+    """``summary --json``'s dict of the session whose main file is ``path``, read in one go."""
+    files = scan_project(path.parent)[path.stem]
+    prices = PriceTable.default()
+    return session_summary(load_with_dedup(files, prices.cost), prices, now=0.0)
 
 
 def totals(summary: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,6 @@ import pytest
 
 import spendtui.core.jsonl as jsonl
 from spendtui.core.follow import Event, SessionFollower, watch_loop
-from spendtui.core.loader import load_with_dedup
 from spendtui.core.paths import scan_project
 from spendtui.core.pricing import PriceTable
 from spendtui.core.summary import session_summary
@@ -35,6 +34,7 @@ from tests.hardening.conftest import (
     fresh_call,
     lines_of,
     main_file,
+    one_shot,
     run_cli,
     summary_json,
     totals,
@@ -44,11 +44,6 @@ from tests.hardening.conftest import (
 
 REPO = Path(__file__).resolve().parents[2]
 PRICES = PriceTable.default()
-
-
-def one_shot(path: Path) -> dict[str, Any]:
-    files = scan_project(path.parent)[path.stem]
-    return session_summary(load_with_dedup(files, PRICES.cost), PRICES, now=0.0)
 
 
 def live(f: SessionFollower) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spendtui.core.follow import SessionFollower
-from spendtui.core.loader import load_session, load_with_dedup
+from spendtui.core.loader import load_session
 from spendtui.core.paths import SessionFiles, discover, scan_project
 from spendtui.core.pricing import PriceTable
 from spendtui.core.summary import session_summary
@@ -39,6 +39,7 @@ from tests.hardening.conftest import (
     fresh_call,
     lines_of,
     main_file,
+    one_shot,
     run_cli,
     summary_json,
     totals,
@@ -54,11 +55,6 @@ PRICES = PriceTable.default()
 def screen_text(app: SpendApp) -> str:
     svg = app.export_screenshot()
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", svg)).replace("&#160;", " ")
-
-
-def one_shot(path: Path) -> dict[str, Any]:
-    files = scan_project(path.parent)[path.stem]
-    return session_summary(load_with_dedup(files, PRICES.cost), PRICES, now=0.0)
 
 
 async def until(cond: Callable[[], bool], what: str, pause: Callable[[float], Awaitable[Any]],
