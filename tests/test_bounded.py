@@ -273,3 +273,33 @@ def test_digest_set_is_a_set() -> None:
 
     back = pickle.loads(pickle.dumps(d))
     assert set(back) == plain and values[7] in back
+
+
+def test_digest_set_past_many_merges() -> None:
+    """Past MAX_RECENT (merges every 8,192 new digests, however big the set): still exactly a
+    set, the big array sorted, the newest ones few, the ends of the range kept, no int object
+    left alive per digest; a snapshot from before (newest ones in a set) still loads."""
+    import pickle
+    import random
+
+    from spendtui.core.digests import MAX_RECENT
+
+    rng = random.Random(11)
+    values = [0, 2**64 - 1, 1] + [rng.getrandbits(64) for _ in range(60_000)]
+    d = DigestSet()
+    plain: set[int] = set()
+    for i, v in enumerate(values):
+        d.add(v)
+        plain.add(v)
+        if i % 7 == 0:
+            d.add(values[rng.randrange(i + 1)])  # seen before: nothing changes
+    assert len(d) == len(plain) and set(d) == plain
+    assert list(d._sorted) == sorted(d._sorted) and list(d._recent) == sorted(d._recent)
+    assert len(d._recent) < MAX_RECENT and len(d._sorted) > 6 * MAX_RECENT
+    assert all(v in d for v in values[::97]) and 2**64 - 1 in d and 0 in d
+    assert sum(1 for _ in range(2000) if rng.getrandbits(64) in d) == 0
+    assert type(d._recent).__name__ == "array"
+    old = DigestSet.__new__(DigestSet)
+    old.__setstate__((d._sorted, set(d._recent)))  # the state as an older version pickled it
+    assert set(old) == plain and values[-1] in old
+    assert set(pickle.loads(pickle.dumps(d))) == plain
