@@ -98,6 +98,24 @@ def test_calibration_trimmed_growth_ratio() -> None:
     assert (lo, hi) == (pytest.approx(0.7), pytest.approx(1.575))
 
 
+def test_calibration_keeps_the_newest_pairs() -> None:
+    """A session followed for days must not keep a pair per call: past 2 x MAX_PAIRS the oldest
+    go, and the fit (median and ratio) is then that of the newest pairs, worked out here."""
+    c = Calibration()
+    n_old, n_new = 3 * Calibration.MAX_PAIRS, 2 * Calibration.MAX_PAIRS + 1
+    for i in range(n_old):  # an early mix of content at 1.00
+        c.add(100 + i % 3, 100 + i % 3)
+    for i in range(n_new):  # then one at 1.20, varied sizes
+        c.add(120 * (1 + i % 5), 100 * (1 + i % 5))
+    c.fit()
+    assert c.pairs == n_old + n_new and len(c._pairs) <= 2 * Calibration.MAX_PAIRS
+    kept = c._pairs
+    assert all(r == pytest.approx(1.2) for r, _real, _est in kept)  # every 1.00 pair is gone
+    assert c.median() == pytest.approx(1.2)
+    assert c.ratio == pytest.approx(sum(real for _r, real, _e in kept) / sum(est for _r, _re, est in kept))
+    assert c.kept == len(kept)
+
+
 def test_calibration_with_exact_part() -> None:
     c = Calibration()
     c.add(1100, 500, delta_exact=600)  # 600 known exactly (an image), 500 estimated for 500 real

@@ -249,6 +249,10 @@ class Calibration:
 
     TRIM = 1.5
     REFIT_GROWTH = 1.1  # re-locate the median when the pairs grew by 10 %: O(n log n) overall
+    MAX_PAIRS = 4096
+    """The fit is over the newest this many pairs (up to twice as many between trims): plenty for
+    a median, it follows the session's current mix of content, and a session followed for days
+    does not keep a pair per call for good."""
 
     prior: float = 1.0
     _pairs: list[tuple[float, float, float]] = field(default_factory=list)  # (ratio, real, est)
@@ -272,6 +276,9 @@ class Calibration:
             return False
         self._pairs.append((r, float(remaining), float(delta_est)))
         self.pairs += 1
+        if len(self._pairs) > 2 * self.MAX_PAIRS:
+            del self._pairs[: -self.MAX_PAIRS]
+            self._median = None  # refit on what is kept (a live and a one-shot read trim alike)
         if self._median is None or self.pairs > self._fitted_at * self.REFIT_GROWTH + 4:
             self._refit()
         elif self._in_band(r):
@@ -297,7 +304,7 @@ class Calibration:
         self._kept_est = sum(k[1] for k in kept)
 
     def fit(self) -> None:
-        """Re-locate the median on all pairs now (before a report; ingest refits lazily)."""
+        """Re-locate the median on the kept pairs now (before a report; ingest refits lazily)."""
         if self.pairs and self._fitted_at != self.pairs:
             self._refit()
 
