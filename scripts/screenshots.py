@@ -71,7 +71,7 @@ async def dashboard(root: Path, main: Path, out: Path) -> None:
         with open(main, "ab") as f:  # the next part of the evening arrives while we watch
             f.write((SAMPLES / "tomjnsn_agentlogs_compact.jsonl").read_bytes())
         await wait_until(lambda: app.snapshot is not None and app.snapshot.compactions > 0
-                         and app.updates > painted)
+                         and app.updates > painted and app.analysis_settled, timeout=30)
         await pilot.pause(0.3)
         app.save_screenshot("dashboard.svg", str(out))
         await pilot.press("question_mark")

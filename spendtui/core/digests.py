@@ -9,6 +9,7 @@ is two bisections, an insertion a short memmove, and a merge copies the big arra
 No digest is ever a Python int that outlives the call: long-lived small objects scattered
 among a live session's short-lived ones kept whole allocator pages from going back.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -20,19 +20,10 @@ from tests.records import assistant, ts, usage
 SIZE = (160, 50)
 
 
-def settled(app: SpendApp) -> bool:
-    """The analysis has come in twice (the first read, then with the plan advice's history),
-    nothing more is owed or under way, and its numbers are painted. The first paint alone comes
-    before the analysis: under a loaded CI machine the snapshot then caught a half-made screen."""
-    return (app.updates > 0 and app.analyzer is not None and app.plan_kwargs is not None
-            and app.analysis_refreshes >= 2 and not app._analysis_owed and not app._analysis_running
-            and app._analysis_timer is None and not app._dirty and app._redraw_timer is None)
-
-
 async def loaded(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, SpendApp)
-    await wait_for(pilot, lambda: settled(app), "the analysis, painted", timeout=30)
+    await wait_for(pilot, lambda: app.analysis_settled, "the analysis, painted", timeout=30)
     await pilot.pause()
 
 

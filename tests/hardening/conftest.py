@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +40,12 @@ TOTAL_KEYS = (
     "model_switches",
     "web_search_requests",
 )
+
+
+def screen_text(app: Any) -> str:
+    """What a running app shows, as text (its SVG screenshot without the markup)."""
+    svg = app.export_screenshot()
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", svg)).replace("&#160;", " ")
 
 
 def one_shot(path: Path) -> dict[str, Any]:

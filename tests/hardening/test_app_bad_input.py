@@ -14,7 +14,7 @@ from spendtui.core.pricing import PriceTable
 from spendtui.core.summary import session_summary
 from spendtui.views.app import SpendApp
 from tests.app.conftest import T0, FakeClock, make_session, wait_for
-from tests.hardening.conftest import totals
+from tests.hardening.conftest import screen_text, totals
 from tests.records import append_jsonl, assistant, ts, usage, user
 
 SONNET = "claude-sonnet-4-5-20250929"
@@ -23,11 +23,6 @@ GOOD = [
     assistant("m1", "r1", usage(10, 100, cw5=1000), model=SONNET, when=ts(1, 0)),
 ]
 BAD = ["{broken", '{"type": "assistant", "message": "not an object"}']
-
-
-def _screen_text(app: SpendApp) -> str:
-    svg = app.export_screenshot()
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", svg)).replace("&#160;", " ")
 
 
 @pytest.fixture
@@ -68,6 +63,6 @@ async def test_corrupt_lines_are_counted_on_screen(tmp_path: Path, prices: Price
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and app.updates > 0, "the first paint")
         assert getattr(app.snapshot, "skipped_lines", None) == 2
-        text = _screen_text(app)
+        text = screen_text(app)
         assert re.search(r"\b2\b[^.]{0,40}skipped|skipped[^.]{0,40}\b2\b", text), text
         assert "invalid JSON" in text

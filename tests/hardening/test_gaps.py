@@ -19,8 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from spendtui.core.paths import SessionFiles, discover, scan_project
 from spendtui.core.pricing import PriceTable
 from spendtui.core.summary import session_summary
 from spendtui.views.app import SpendApp
+from tests.app.conftest import wait_for
 from tests.hardening.conftest import (
     copy_scenario,
     fresh_call,
@@ -41,6 +41,7 @@ from tests.hardening.conftest import (
     main_file,
     one_shot,
     run_cli,
+    screen_text,
     summary_json,
     totals,
     usage_lines,
@@ -50,20 +51,6 @@ from tests.hardening.test_properties import SETTINGS, TRANSCRIPTS, _cuts
 
 REPO = Path(__file__).resolve().parents[2]
 PRICES = PriceTable.default()
-
-
-def screen_text(app: SpendApp) -> str:
-    svg = app.export_screenshot()
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", svg)).replace("&#160;", " ")
-
-
-async def until(cond: Callable[[], bool], what: str, pause: Callable[[float], Awaitable[Any]],
-                timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pause(0.05)
 
 
 # ================================================================ part 1, in the app
@@ -79,7 +66,8 @@ async def test_app_through_truncate_replace_delete_and_a_vanishing_folder(tmp_pa
     full = one_shot(session)
     app = SpendApp(discover([claude])[0], [claude], PRICES, force_polling=True, analyse=False)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:  # toasts on, as in a terminal
-        await until(lambda: app.updates > 0 and app.snapshot is not None, "the first paint", pilot.pause)
+        await wait_for(pilot, lambda: app.updates > 0 and app.snapshot is not None, "the first paint",
+                       timeout=15.0)
 
         def numbers() -> dict[str, Any]:
             s = app.final_summary()
@@ -94,9 +82,10 @@ async def test_app_through_truncate_replace_delete_and_a_vanishing_folder(tmp_pa
         # truncated in place (same inode) to before the first call
         with open(session, "r+b") as fh:
             fh.truncate(sum(len(raw) + 1 for raw in lines[: calls[0]]))
-        await until(shown("was truncated"), "the truncation to be said", pilot.pause)
+        await wait_for(pilot, shown("was truncated"), "the truncation to be said", timeout=15.0)
         assert shown("Transcript re-read")()
-        await until(lambda: numbers() == totals(one_shot(session)), "the numbers of the shorter file", pilot.pause)
+        await wait_for(pilot, lambda: numbers() == totals(one_shot(session)), "the numbers of the shorter file",
+                       timeout=15.0)
         assert app.is_running
         app.clear_notifications()
 
@@ -104,15 +93,16 @@ async def test_app_through_truncate_replace_delete_and_a_vanishing_folder(tmp_pa
         tmp = session.with_name("rewrite.tmp")
         write_lines(tmp, [*lines, json.dumps(fresh_call(lines[calls[0]], 1)).encode()])
         os.replace(tmp, session)
-        await until(shown("was replaced"), "the replacement to be said", pilot.pause)
-        await until(lambda: numbers() == totals(one_shot(session)), "the numbers of the new file", pilot.pause)
+        await wait_for(pilot, shown("was replaced"), "the replacement to be said", timeout=15.0)
+        await wait_for(pilot, lambda: numbers() == totals(one_shot(session)), "the numbers of the new file",
+                       timeout=15.0)
         assert numbers()["api_calls"] == full["api_calls"] + 1
         app.clear_notifications()
 
         # deleted: said, and what was spent stays spent
         before = numbers()
         session.unlink()
-        await until(shown("Transcript deleted"), "the deletion to be said", pilot.pause)
+        await wait_for(pilot, shown("Transcript deleted"), "the deletion to be said", timeout=15.0)
         await pilot.pause(0.5)
         assert app.is_running and numbers() == before
         app.clear_notifications()
@@ -126,8 +116,8 @@ async def test_app_through_truncate_replace_delete_and_a_vanishing_folder(tmp_pa
         assert app.is_running and numbers() == before
         shutil.copytree(backup, proj)
         write_lines(session, [*lines, json.dumps(fresh_call(lines[calls[0]], 2)).encode()])
-        await until(lambda: numbers() == totals(one_shot(session)), "the numbers after the folder came back",
-                    pilot.pause)
+        await wait_for(pilot, lambda: numbers() == totals(one_shot(session)), "the numbers after the folder came back",
+                       timeout=15.0)
         assert app.is_running
         summary = app.final_summary()
     assert summary is not None and summary["skipped_lines"] == 0
@@ -146,7 +136,8 @@ async def test_skipped_lines_stay_on_screen_next_to_an_unpriced_model(tmp_path: 
     app = SpendApp(files, [tmp_path / "claude"], PriceTable.embedded(), clock=FakeClock(T0 + 30),
                    force_polling=True, analyse=False)
     async with app.run_test(size=(160, 50)) as pilot:
-        await until(lambda: app.updates > 0 and app.snapshot is not None, "the first paint", pilot.pause)
+        await wait_for(pilot, lambda: app.updates > 0 and app.snapshot is not None, "the first paint",
+                       timeout=15.0)
         assert app.snapshot is not None and app.snapshot.skipped_lines == 1
         assert app.snapshot.unpriced_models
         text = screen_text(app)
@@ -439,7 +430,8 @@ async def test_app_with_windows_style_cwd(tmp_path: Path, cwd: str) -> None:
         write_lines(p, out)
     app = SpendApp(discover([claude])[0], [claude], PRICES, force_polling=True, analyse=False)
     async with app.run_test(size=(160, 50)) as pilot:
-        await until(lambda: app.updates > 0 and app.snapshot is not None, "the first paint", pilot.pause)
+        await wait_for(pilot, lambda: app.updates > 0 and app.snapshot is not None, "the first paint",
+                       timeout=15.0)
         assert cwd.replace("\x00", "") in app.sub_title.replace("\x00", "").replace(" ", "")
         await pilot.press("s")  # the session switcher lists sessions by project
         await pilot.pause(0.5)

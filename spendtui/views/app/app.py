@@ -461,6 +461,15 @@ class SpendApp(App[dict[str, Any] | None]):
         self.trimmer.maybe()
         return notices
 
+    @property
+    def analysis_settled(self) -> bool:
+        """Is the screen final for now: the analysis came in (the first read, then with the plan
+        advice's history), nothing more is owed or under way, and it is painted? The first paint
+        comes before the analysis; what pictures the screen (snapshots, screenshots) waits for this."""
+        return (self.updates > 0 and self.analyzer is not None and self.plan_kwargs is not None
+                and self.analysis_refreshes >= 2 and not self._analysis_owed and not self._analysis_running
+                and self._analysis_timer is None and not self._dirty and self._redraw_timer is None)
+
     def _analysis_due(self) -> bool:
         """May the analysis be refreshed right now (no refresh under way or waiting, and its
         share of the time allows)? Read from the follower thread: at worst one refresh too many."""
