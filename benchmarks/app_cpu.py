@@ -97,7 +97,7 @@ def writer_alone(rate: float, seconds: float) -> float:
 
 
 async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill: int,
-              trace: int = 0, samples: bool = False) -> dict[str, float]:
+              trace: int = 0, samples: bool = False, top: int = 25) -> dict[str, float]:
     prices = PriceTable.default()
     tmp = Path(tempfile.mkdtemp(prefix="spendtui-cpu-"))
     w = FastWriter(tmp / "claude", Templates.load(), 1e9, prices, random.Random(6))
@@ -153,7 +153,7 @@ async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill:
             n = w.calls_written - first[0]
             diff = tracemalloc.take_snapshot().compare_to(first[1], "traceback" if trace > 1 else "lineno")
             print(f"traced growth over the last {n} calls: {sum(d.size_diff for d in diff) / max(1, n):.0f} B/call")
-            for d in diff[:25]:
+            for d in diff[:top]:
                 where = " <- ".join(str(f) for f in reversed(d.traceback)) if trace > 1 else str(d.traceback[0])
                 print(f"  {d.size_diff / max(1, n):8.1f} B/call {d.count_diff:+7d}  {where}")
         calls = w.calls_written - n0
@@ -175,6 +175,7 @@ def main() -> int:
     ap.add_argument("--prefill", type=int, default=0, help="calls written before the app starts")
     ap.add_argument("--trace", type=int, default=0, help="tracemalloc frames: where the memory grows")
     ap.add_argument("--samples", action="store_true", help="RSS and traced memory every 10 s")
+    ap.add_argument("--top", type=int, default=25, help="allocation sites listed with --trace")
     ap.add_argument("--retain", type=int, default=0,
                     help="the follower's detail limit (lower it to see past its window in a short run)")
     a = ap.parse_args()
@@ -183,7 +184,7 @@ def main() -> int:
 
         follow.RETAIN_CALLS = a.retain
     alone = writer_alone(a.rate, min(20.0, a.seconds))
-    r = asyncio.run(run(a.rate, a.seconds, not a.no_analysis, a.profile, a.prefill, a.trace, a.samples))
+    r = asyncio.run(run(a.rate, a.seconds, not a.no_analysis, a.profile, a.prefill, a.trace, a.samples, a.top))
     print(f"rate {a.rate:g}/s for {r['seconds']:.0f} s, analysis {'off' if a.no_analysis else 'on'}, "
           f"prefill {a.prefill}: {r['calls']} calls, {r['paints']} paints, {r['rows']} rows shown")
     print(f"CPU: {100 * r['cpu']:.1f} % of a core in all, writer alone {100 * alone:.1f} %, "

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spendtui.core.loader import Pricer, SessionReaders, feed_file, load_with_dedup
+from spendtui.core.loader import Pricer, SessionReaders, feed_file, load_with_dedup, release_meta
 from spendtui.core.model import SessionModel, Source
 from spendtui.core.paths import (
     AgentFile,
@@ -123,6 +123,11 @@ def _is_clear_start(path: Path, max_lines: int = 40) -> bool:
     except OSError:
         return False
     return False
+
+
+def _abs(path: Path) -> str:
+    s = str(path)
+    return s if path.is_absolute() and "/." not in s else os.path.abspath(s)
 
 
 def _size(path: Path) -> int:
@@ -322,7 +327,9 @@ class SessionFollower:
             paths = list(self._hot[1])
             if hint and cold:
                 if self._cold_abs[0] != self._cold_moves:  # events name absolute paths
-                    self._cold_abs = (self._cold_moves, {os.path.abspath(p): p for p in cold})
+                    # str(p) is the Path's own cached string: abspath would make a second
+                    # copy of every cold file's name, kept until the next move
+                    self._cold_abs = (self._cold_moves, {_abs(p): p for p in cold})
                 by_abs = self._cold_abs[1]
                 paths += [by_abs[h] for h in hint if h in by_abs]
         for path in paths:
@@ -350,6 +357,8 @@ class SessionFollower:
             if size > reader.offset + reader.pending or (reader.pending and size > reader.offset):
                 before = reader.offset
                 feed_file(self.model, reader, src, final=False)
+                if src.meta is not None and src.agent_id in self.model.agents:
+                    self._meta_taken(path, src)  # the agent's first call came: it has the meta now
                 grew = grew or reader.offset != before
                 self._grew_at[path] = now
                 if path in self._cold:
@@ -380,22 +389,25 @@ class SessionFollower:
             walked: list[Path] = []
             if _is_dir(sdir):
                 for root, _dirs, names in os.walk(sdir):
-                    walked.append(self._mark("walk", Path(root)))
+                    rootp = self._mark("walk", Path(root))
+                    walked.append(rootp)
                     for name in names:
                         if name.endswith(".jsonl"):
                             k = os.path.join(root, name)
                             af = known.get(k)
                             if af is None:
-                                p = Path(k)
+                                # a child of the folder's Path shares its parts' strings: a Path
+                                # of its own re-parses them all (~0.4 KB a sub-agent, kept for good)
+                                p = rootp / name
                                 candidates.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
-                            elif af.meta is None:
+                            elif af.meta is None and not af.meta_taken:
                                 self._late_meta(af)
             self._walked = walked
         flat: list[Path] = []
         if list_flat:  # the project folder gained or lost a file since we last listed it
             self._mark("flat", self.project_dir)
             try:
-                flat = [Path(e.path) for e in os.scandir(self.project_dir)
+                flat = [self.project_dir / e.name for e in os.scandir(self.project_dir)
                         if e.name.startswith("agent-") and e.name.endswith(".jsonl")]
             except OSError:
                 flat = []
@@ -413,6 +425,7 @@ class SessionFollower:
             self.files.agents.append(af)
             src = Source(af.path, agent_id=af.agent_id, meta=af.load_meta())
             feed_file(self.model, self.readers.reader_for(af.path, src), src, final=False)
+            release_meta(self.model, af, src)
             added = True
         if self.files.main is None:
             main = self.project_dir / f"{sid}.jsonl"
@@ -450,6 +463,13 @@ class SessionFollower:
         except OSError:
             return False
 
+    def _meta_taken(self, path: Path, src: Source) -> None:
+        for af in reversed(self.files.agents):  # the newest agents are last: a few steps
+            if af.path is path or af.path == path:
+                release_meta(self.model, af, src)
+                return
+        src.meta = None
+
     def _late_meta(self, af: AgentFile) -> None:
         """``agent-<id>.meta.json`` may land after the agent's first lines."""
         meta = read_meta(af.path)
@@ -462,6 +482,8 @@ class SessionFollower:
         agent = self.model.agents.get(af.agent_id)
         if agent is not None:
             self.model.apply_agent_meta(agent, meta)
+            if src is not None:
+                release_meta(self.model, af, src)
 
     def _check_new_session(self) -> None:
         """After /clear Claude Code writes a new session file in the same project. Its /clear

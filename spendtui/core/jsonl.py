@@ -116,8 +116,9 @@ class LineReader:
     identity: FileIdentity | None = None
     pending: int = 0  # bytes of an incomplete last line seen at the last read
     oversized: int = 0  # lines dropped for exceeding MAX_LINE
-    # line numbers of dropped lines not yet reported; the caller drains the list
-    dropped: list[int] = field(default_factory=list, repr=False)
+    # line numbers of dropped lines not yet reported; the caller drains the list (made on
+    # the first: a live session keeps a reader per sub-agent file for good)
+    dropped: list[int] | None = field(default=None, repr=False)
     # why the last attempt to read failed, so a caller that retries (the follower,
     # every poll) reports a lasting failure once rather than on every attempt
     failure: str | None = field(default=None, repr=False)
@@ -149,6 +150,11 @@ class LineReader:
         self.unfinished = False
         self.cut_line = 0
         self._tail, self._tail_len, self._tail_end = b"", 0, 0
+
+    def _drop(self, lineno: int) -> None:
+        if self.dropped is None:
+            self.dropped = []
+        self.dropped.append(lineno)
 
     def changed_identity(self) -> str | None:
         """'replaced' (new inode), 'truncated', 'rewritten' (same inode, other bytes
@@ -236,7 +242,7 @@ class LineReader:
                 if held > MAX_LINE:
                     # A monster line: drop it rather than hold it in memory.
                     self.oversized += 1
-                    self.dropped.append(self.lineno + 1)
+                    self._drop(self.lineno + 1)
                     pos += held
                     self.offset = pos
                     pieces, held = [], 0
@@ -257,7 +263,7 @@ class LineReader:
                 if line and not line.isspace():
                     if len(line) > MAX_LINE:
                         self.oversized += 1
-                        self.dropped.append(self.lineno)
+                        self._drop(self.lineno)
                         continue
                     yield self.lineno, line
             if tail:

@@ -23,7 +23,7 @@ from typing import Any
 from spendtui.core import jsonl
 from spendtui.core.jsonl import LineReader, parse_line
 from spendtui.core.model import CallKey, SessionModel, Source, parse_ts
-from spendtui.core.paths import SessionFiles, scan_project
+from spendtui.core.paths import AgentFile, SessionFiles, scan_project
 
 Pricer = Callable[[str, Any, datetime | None], Any]
 
@@ -58,6 +58,13 @@ def _report_dropped(model: SessionModel, reader: LineReader, src: Source) -> Non
         for lineno in reader.dropped:
             model.skip(src, lineno, _too_long())
         reader.dropped.clear()
+
+
+def release_meta(model: SessionModel, af: AgentFile, src: Source) -> None:
+    """Let go of a sub-agent's meta once the model has made its agent from it."""
+    if src.meta is not None and af.agent_id in model.agents:
+        src.meta = None
+        af.release_meta()
 
 
 CUT_REASON = "the file ends inside this record (its writer stopped mid-line)"

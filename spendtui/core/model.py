@@ -146,6 +146,9 @@ class Turn:
     cost_pico: int = 0
 
 
+RETIRED_KEY: CallKey = ("", "")
+"""The ``call_key`` of a kept spawning tool use whose call a live model let go of."""
+
 RETIRED_TURN = Turn(0, None, None, 0)
 """Stands in for the turns of calls a live model let go of (``retain``): index 0, never updated."""
 
@@ -528,6 +531,8 @@ class SessionModel:
                 agent.tool_use_id = tu.id
                 agent.agent_type = agent.agent_type or tu.subagent_type
                 agent.description = agent.description or tu.description
+            if tu.description == agent.description:
+                tu.description = agent.description  # one copy of it, kept for good
                 return
 
     def _ingest_assistant(self, rec: dict[str, Any], src: Source, line: int, ts: datetime | None,
@@ -688,6 +693,11 @@ class SessionModel:
                 tu = self.tools.get(tid)
                 if tu is not None and tu.name not in AGENT_TOOLS:
                     del self.tools[tid]
+                elif tu is not None:
+                    # a spawn is kept for good (it links its agent: id, name, type, description,
+                    # spawned_agent), not what it held for its call's sake
+                    tu.call_key = RETIRED_KEY
+                    tu.timestamp = tu.result_timestamp = None
         if len(self.main_calls) > self.retain:
             self.main_calls = self.main_calls[-self.retain:]
         # the turns before the oldest main call kept are let go of too (only their count is used)
@@ -777,6 +787,8 @@ class SessionModel:
             tu.spawned_agent = agent.agent_id
             agent.agent_type = agent.agent_type or tu.subagent_type
             agent.description = agent.description or tu.description
+            if tu.description == agent.description:
+                tu.description = agent.description  # one copy of it, kept for good
 
     def _price(self, model: str, usage: Usage, ts: datetime | None) -> Any:
         if self.pricer is None:
@@ -876,7 +888,7 @@ class SessionModel:
         )
         if name in AGENT_TOOLS:
             st, md, ds = inp.get("subagent_type"), inp.get("model"), inp.get("description")
-            tu.subagent_type = st if isinstance(st, str) else "general-purpose"
+            tu.subagent_type = _intern(st) if isinstance(st, str) else "general-purpose"
             tu.subagent_model = md if isinstance(md, str) else None
             tu.description = ds if isinstance(ds, str) else None
         self.tools[tid] = tu
@@ -927,8 +939,8 @@ class SessionModel:
                 tu.paths.insert(0, fp)
             aid = tur.get("agentId")
             if isinstance(aid, str) and tu.name in AGENT_TOOLS:
-                tu.spawned_agent = aid
                 agent = self.agents.get(aid)
+                tu.spawned_agent = agent.agent_id if agent is not None else aid  # one copy, kept for good
                 if agent is not None:
                     self._link_agent(agent)
 

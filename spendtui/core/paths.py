@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,12 +96,21 @@ class AgentFile:
     # discovery does not open the thousands of .meta.json files of a long history;
     # whoever builds the agent's model reads it (load_meta)
     meta_read: bool = field(default=False, compare=False, repr=False)
+    # a live model took the meta's facts and the dict was let go of (``release_meta``)
+    meta_taken: bool = field(default=False, compare=False, repr=False)
 
     def load_meta(self) -> dict[str, Any] | None:
         if self.meta is None and not self.meta_read:
             self.meta = read_meta(self.path)
         self.meta_read = True
         return self.meta
+
+    def release_meta(self) -> None:
+        """The model's agent holds the meta's facts now: a live session keeps this object for
+        each of its sub-agents for hours, not the dict. A rebuild reads the file again."""
+        self.meta = None
+        self.meta_read = False
+        self.meta_taken = True
 
 
 _STATS: dict[str, os.stat_result] | None = None
@@ -166,14 +176,26 @@ class SessionFiles:
         return total
 
 
+META_KEYS = ("agentType", "description", "toolUseId")
+"""What the model takes from ``agent-<id>.meta.json``. Only these are kept: a live session
+holds one meta per sub-agent for hours, and a swarm makes thousands."""
+
+
 def read_meta(path: Path) -> dict[str, Any] | None:
+    """The string fields of META_KEYS in a sub-agent's ``.meta.json`` (None: no such file, or
+    not a JSON object)."""
     meta = path.with_name(path.name[: -len(".jsonl")] + ".meta.json")
     try:
         with open(meta, "rb") as f:
             data = json.loads(f.read(1 << 20))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    out = {k: data[k] for k in META_KEYS if isinstance(data.get(k), str)}
+    if "agentType" in out:
+        out["agentType"] = sys.intern(out["agentType"])  # a handful of types, thousands of agents
+    return out
 
 
 def first_session_id(path: Path, max_lines: int = 50) -> str | None:
