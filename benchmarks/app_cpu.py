@@ -139,6 +139,7 @@ async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill:
                 cur, peak = tm.get_traced_memory() if tm.is_tracing() else (0, 0)
                 print(f"  {time.monotonic() - t0:5.0f} s {w.calls_written - n0:6d} calls  RSS {rss_mb():6.1f} MB"
                       f"  traced {cur / 2**20:6.1f} MB (peak {peak / 2**20:6.1f})"
+                      f"  blocks {sys.getallocatedblocks()}"
                       f"  refreshes {app.analysis_refreshes}", flush=True)
             if trace and first is None and time.monotonic() - t0 > seconds / 3:
                 gc.collect()

@@ -21,6 +21,7 @@ import math
 import os
 import tempfile
 import threading
+from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,7 +256,11 @@ class Calibration:
     does not keep a pair per call for good."""
 
     prior: float = 1.0
-    _pairs: list[tuple[float, float, float]] = field(default_factory=list)  # (ratio, real, est)
+    # the pairs as three columns (ratio, real, est): 24 bytes a pair, where a tuple of three
+    # floats is four objects (136 bytes) that a live session makes and drops once a call
+    _ratio: array[float] = field(default_factory=lambda: array("d"))
+    _real: array[float] = field(default_factory=lambda: array("d"))
+    _est: array[float] = field(default_factory=lambda: array("d"))
     _median: float | None = None
     _fitted_at: int = 0
     _kept_real: float = 0.0
@@ -274,10 +279,13 @@ class Calibration:
         if not RATIO_BOUNDS[0] <= r <= RATIO_BOUNDS[1]:
             self.rejected += 1
             return False
-        self._pairs.append((r, float(remaining), float(delta_est)))
+        self._ratio.append(r)
+        self._real.append(remaining)
+        self._est.append(delta_est)
         self.pairs += 1
-        if len(self._pairs) > 2 * self.MAX_PAIRS:
-            del self._pairs[: -self.MAX_PAIRS]
+        if len(self._ratio) > 2 * self.MAX_PAIRS:
+            for col in (self._ratio, self._real, self._est):
+                del col[: -self.MAX_PAIRS]
             self._median = None  # refit on what is kept (a live and a one-shot read trim alike)
         if self._median is None or self.pairs > self._fitted_at * self.REFIT_GROWTH + 4:
             self._refit()
@@ -287,8 +295,13 @@ class Calibration:
             self.kept += 1
         return True
 
+    @property
+    def kept_pairs(self) -> list[tuple[float, float, float]]:
+        """The pairs the fit is over, oldest first, as (ratio, real, est)."""
+        return list(zip(self._ratio, self._real, self._est, strict=True))
+
     def _refit(self) -> None:
-        ordered = sorted(self._pairs)
+        ordered = sorted(self.kept_pairs)
         half = sum(p[2] for p in ordered) / 2
         acc = 0.0
         self._median = ordered[-1][0]
@@ -298,7 +311,8 @@ class Calibration:
                 self._median = r
                 break
         self._fitted_at = self.pairs
-        kept = [(real, est) for r, real, est in self._pairs if self._in_band(r)]
+        lo, hi = self.band()
+        kept = [(real, est) for r, real, est in zip(self._ratio, self._real, self._est, strict=True) if lo <= r <= hi]
         self.kept = len(kept)
         self._kept_real = sum(k[0] for k in kept)
         self._kept_est = sum(k[1] for k in kept)
