@@ -219,3 +219,47 @@ async def test_follower_error_stays_on_screen(claude: Path, monkeypatch: pytest.
         await pilot.pause(0.2)
         text = re.sub(r"<[^>]+>", " ", app.export_screenshot()).replace("&#160;", " ")
         assert "injected follower fault" in text or "not following" in text.lower()
+
+
+async def test_a_follower_that_keeps_failing_is_retried_less_and_less_often(
+        claude: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each restart reads the whole session again: a follower that fails on every poll after a
+    good reload must not be restarted every 5 s for good. The wait doubles until the follower
+    has run FOLLOW_HEALTHY_SECONDS; a failure after that starts from the first wait again."""
+    from spendtui.core.follow import SessionFollower
+    from spendtui.core.paths import discover
+    from spendtui.core.pricing import PriceTable
+    from spendtui.views.app import SpendApp
+    from spendtui.views.app import app as app_mod
+
+    monkeypatch.setattr(app_mod, "FOLLOW_RETRY_SECONDS", 0.05)
+    loads = {"n": 0}
+    real_load = SessionFollower.load
+
+    def load(self: SessionFollower, *a: Any, **k: Any) -> Any:
+        loads["n"] += 1
+        return real_load(self, *a, **k)
+
+    def poll(self: SessionFollower, *a: Any, **k: Any) -> list[Any]:
+        raise RuntimeError("injected follower fault")
+
+    monkeypatch.setattr(SessionFollower, "load", load)
+    monkeypatch.setattr(SessionFollower, "poll", poll)
+    app = SpendApp(discover([claude])[0], [claude], PriceTable.default(), force_polling=True)
+    async with app.run_test(size=(140, 45)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if app._follow_failures >= 4:
+                break
+        n = app._follow_failures
+        assert n >= 4 and loads["n"] >= 4  # each failure came after a good reload
+        assert app.follow_retry_in == pytest.approx(0.05 * 2 ** (n - 1))
+        assert app.is_running and app.updates > 0
+        # a follower that ran long enough: its next failure waits the first wait again
+        monkeypatch.setattr(app_mod, "FOLLOW_HEALTHY_SECONDS", 0.0)
+        seen = app._follow_failures
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if app._follow_failures != seen:
+                break
+        assert app._follow_failures == 1 and app.follow_retry_in == pytest.approx(0.05)

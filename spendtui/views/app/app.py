@@ -48,6 +48,12 @@ FOLLOWER_GROUP = "follower"
 REFRESH_GROUP = "analysis-refresh"
 LOCK_TIMEOUT = 30.0
 APP_RETAIN_CALLS = 1_000
+FOLLOW_RETRY_SECONDS = 5.0
+"""After the follower fails, it is started again this long after (doubling, up to a minute)..."""
+FOLLOW_HEALTHY_SECONDS = 120.0
+"""... unless it ran this long since its last start: then it is a new trouble, not the same one
+again. (Counting from the reload that succeeded, a follower failing on every poll after it
+read a big session again every 5 s.)"""
 """Calls whose details the app's follower keeps (``watch --json`` keeps 5,000). The app shows the
 newest 60, and every total, the budgets and the context analysis cover all the calls. A call's
 details (its usage and price objects, tool uses, turn) weigh roughly 2 KB (estimated from the
@@ -180,6 +186,8 @@ class SpendApp(App[dict[str, Any] | None]):
         self._last_paint = -REDRAW_SECONDS
         self._quitting = False
         self._follow_failures = 0
+        self._follow_started = time.monotonic()
+        self.follow_retry_in: float | None = None  # the wait before the last follower restart (tests)
         self._pending_analysis: tuple[Any, ...] | None = None
         self.analysis_note: str | None = None
         # the live analysis, refreshed apart from the batches (see ANALYSIS_DUTY)
@@ -237,6 +245,7 @@ class SpendApp(App[dict[str, Any] | None]):
         self.files = files
         self.snapshot = None
         self.sub_title = f"{files.session_id[:8]} · loading…"
+        self._follow_started = time.monotonic()
         self._follow(files, self.generation)
 
     @work(thread=True, exclusive=True, group=FOLLOWER_GROUP, exit_on_error=False,
@@ -540,8 +549,7 @@ class SpendApp(App[dict[str, Any] | None]):
         if message.generation != self.generation or not self.screen_stack:
             return
         if self._follow_failures and message.initial:
-            self._follow_failures = 0
-            self.dashboard.show_error(None)
+            self.dashboard.show_error(None)  # following again (the backoff goes on: FOLLOW_HEALTHY_SECONDS)
         self.snapshot = message.snapshot
         self._dirty = True
         for n in message.notices:
@@ -624,8 +632,10 @@ class SpendApp(App[dict[str, Any] | None]):
             return
         if w.group == FOLLOWER_GROUP and event.state == WorkerState.ERROR:
             # keep the last good numbers on screen, say so where it stays visible, retry
+            if time.monotonic() - self._follow_started >= FOLLOW_HEALTHY_SECONDS:
+                self._follow_failures = 0
             self._follow_failures += 1
-            delay = min(60.0, 5.0 * 2 ** (self._follow_failures - 1))
+            delay = self.follow_retry_in = min(60.0, FOLLOW_RETRY_SECONDS * 2 ** (self._follow_failures - 1))
             msg = f"{type(w.error).__name__}: {w.error}"
             self.dashboard.show_error(f"Not following the session ({msg}); numbers as of the last update. "
                                       f"Retrying in {delay:.0f} s.")
