@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from spendtui.core.activity import ActivityTracker
 from spendtui.core.digests import DigestSet
 from spendtui.core.usage import Usage, UsageError, fast_pickle
 
@@ -358,6 +359,8 @@ class SessionModel:
         # 8 bytes a call. Copies found to be billed elsewhere are struck off separately.
         self._call_times = array("d")
         self._times_struck: Counter[float] = Counter()
+        # stretches of work per pause length asked for (work_seconds), fed as calls come
+        self._work: dict[float, ActivityTracker] = {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """A model pickled before the compact containers existed gets them on load."""
@@ -368,6 +371,7 @@ class SessionModel:
         if isinstance(self.__dict__.get("_turn_ts"), list):
             self._turn_ts = array("d", self._turn_ts)
         self.__dict__.setdefault("_turns_retired", 0)
+        self.__dict__.setdefault("_work", {})
         if "cost_by_minute" not in self.__dict__:  # from the calls kept (older ones were not timed then)
             self.cost_by_minute, self.cost_undated = Counter(), 0
             for call in self.calls.values():
@@ -639,7 +643,10 @@ class SessionModel:
             call.billed_elsewhere = True
         self.calls[key] = call
         if ts is not None and not call.billed_elsewhere:
-            self._call_times.append(ts.timestamp())
+            t = ts.timestamp()
+            self._call_times.append(t)
+            for work in self._work.values():
+                work.add(t)
         self._by_message_id.setdefault(mid, key)
         for b in tool_blocks:
             self._add_tool_use(b, call, ts)
@@ -717,6 +724,21 @@ class SessionModel:
             out.append(t)
         out.sort()
         return out
+
+    def work_seconds(self, gap: float, minimum: float = 0.0) -> float:
+        """Time spent working: stretches of counted calls less than ``gap`` apart, each taken
+        as at least ``minimum``. The stretches are kept up to date as calls come (the first
+        question sorts ``call_times`` once): the analysis asks on every refresh, and sorting
+        every call of a session followed for a day each time cost more the longer it ran."""
+        work = self._work.get(gap)
+        if work is None:
+            work = self._work[gap] = ActivityTracker(gap)
+            for t in self.call_times():
+                work.add(t)
+        total = 0.0
+        for start, end in work.spans():
+            total += max(end - start, minimum)
+        return total
 
     def costliest(self, n: int) -> list[ApiCall]:
         """The ``n`` most expensive counted calls, retired ones included; equal costs earliest
@@ -1003,6 +1025,7 @@ class SessionModel:
                 call.billed_elsewhere = True
                 if call.timestamp is not None:
                     self._times_struck[call.timestamp.timestamp()] += 1
+                    self._work.clear()  # a time taken back: made again from call_times when asked
                 n += 1
         return n
 

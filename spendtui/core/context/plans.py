@@ -85,7 +85,8 @@ def plan_report(analyzer: ContextAnalyzer, today: date | None = None) -> dict[st
     """Spend per active hour (this session) and, with history, the plan comparison."""
     m = analyzer.model
     # every counted call's time, those a long live session let go of the details of included
-    secs = active_seconds(m.call_times())
+    # (the model keeps the stretches up to date: this is asked on every refresh)
+    secs = m.work_seconds(ACTIVE_GAP_S, MIN_STRETCH_S)
     spend = m.cost_pico / 10**12
     per_hour = spend / (secs / 3600) if secs > 0 else 0.0
     rep: dict[str, Any] = {"session_usd": round(spend, 4), "active_hours": round(secs / 3600, 3),
