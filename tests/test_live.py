@@ -244,6 +244,77 @@ def test_agent_rows(tmp_path: Path, prices: PriceTable) -> None:
     assert (a.agent_id, a.agent_type, a.model, a.calls, a.cost_pico) == ("x1", "Explore", SONNET, 1, CA)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_agent_rows_of_a_swarm_come_from_the_newest_agents_kept(seed: int, prices: PriceTable) -> None:
+    """LiveStats picks the snapshot's agent rows among the newest sub-agents it saw start, not
+    every sub-agent of the session: the same rows as looking at them all, for agents that
+    start out of order (files read late), at equal times, without a time, and that are struck
+    off as another session's copies."""
+    from spendtui.core.follow import Event
+    from spendtui.core.live import agent_rows
+    from spendtui.core.model import SessionModel, Source
+
+    rng = random.Random(seed)
+    model = SessionModel("s1", pricer=prices.cost)
+    stats = LiveStats(prices, max_agents=4)
+    stats.rebuild(model)
+    events: list[Event] = []
+    model.listeners.append(lambda kind, payload: events.append(Event(kind, payload, "s1")))
+    for i in range(120):
+        aid = f"a{rng.randrange(40)}"  # agents come back: later calls of one already started
+        when = None if rng.random() < 0.05 else ts(rng.randrange(60), rng.randrange(60), 12 + rng.randrange(3))
+        rec = assistant(f"msg_{i}", f"req_{i}", usage(), sidechain=True, agent_id=aid, **({"timestamp": when}))
+        if when is None:
+            del rec["timestamp"]
+        model.ingest(rec, Source(Path(f"agent-{aid}.jsonl"), agent_id=aid), i)
+        if i == 90:
+            model.mark_billed_elsewhere(lambda k: k[0] in {f"msg_{j}" for j in range(60, 90, 2)})
+        stats.apply(model, events)
+        events.clear()
+        assert stats.snapshot().agents == tuple(agent_rows(model, 4)), i
+    assert len(stats._agent_ids) <= 8 < len(model.agents)
+
+
+def test_agent_rows_kept_through_untimed_starts_and_struck_copies(prices: PriceTable) -> None:
+    """The two ways the newest agents kept could miss one: an agent noted first without a
+    time and then with the newest one, and the newest agents' calls all struck off as another
+    session's copies (the older agents, not kept, are the rows then)."""
+    from spendtui.core.follow import Event
+    from spendtui.core.live import agent_rows
+    from spendtui.core.model import SessionModel, Source
+
+    model = SessionModel("s1", pricer=prices.cost)
+    stats = LiveStats(prices, max_agents=4)
+    stats.rebuild(model)
+    events: list[Event] = []
+    model.listeners.append(lambda kind, payload: events.append(Event(kind, payload, "s1")))
+    n = iter(range(1000))
+
+    def call(aid: str, when: str | None) -> None:
+        i = next(n)
+        rec = assistant(f"msg_{i}", f"req_{i}", usage(), sidechain=True, agent_id=aid)
+        if when is None:
+            del rec["timestamp"]
+        else:
+            rec["timestamp"] = when
+        model.ingest(rec, Source(Path(f"agent-{aid}.jsonl"), agent_id=aid), i)
+        stats.apply(model, events)
+        events.clear()
+        assert stats.snapshot().agents == tuple(agent_rows(model, 4)), (aid, when)
+
+    for k in range(6):  # old agents, outside what is kept in the end
+        call(f"old{k}", ts(k, 0, 9))
+    call("x", None)  # no time: ordered before every other
+    call("x", ts(0, 0, 18))  # now the newest of all
+    for k in range(9):  # later-noted agents, but earlier than x: the untimed entry of x goes
+        call(f"mid{k}", ts(k, 0, 15))
+    assert stats.snapshot().agents[0].agent_id == "x"
+    newest = {f"msg_{i}" for i in range(6, 17)}  # every call of x and of the mid agents
+    model.mark_billed_elsewhere(lambda key: key[0] in newest)
+    rows = stats.snapshot().agents
+    assert rows == tuple(agent_rows(model, 4)) and {r.agent_id for r in rows} <= {f"old{k}" for k in range(6)}
+
+
 # ------------------------------------------------------------------ incremental == rebuild
 
 

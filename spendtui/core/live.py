@@ -16,14 +16,14 @@ import bisect
 import heapq
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from spendtui.core.activity import ACTIVE_GAP_SECONDS, ActivityTracker
-from spendtui.core.model import ApiCall, CallKey, Compaction, ModelSwitch, SessionModel
+from spendtui.core.model import Agent, ApiCall, CallKey, Compaction, ModelSwitch, SessionModel
 from spendtui.core.summary import PICO, context_window
 from spendtui.core.usage import Usage
 
@@ -303,10 +303,24 @@ class AgentRow:
     context_peak: int
 
 
-def agent_rows(model: SessionModel, limit: int = MAX_AGENT_ROWS) -> list[AgentRow]:
-    """Sub-agents that made calls, most recently started first."""
-    agents = [a for a in model.agents.values() if a.api_calls > 0]
-    newest = heapq.nlargest(limit, agents, key=lambda a: (epoch(a.first_ts) or -math.inf, a.agent_id))
+def _agent_order(a: Agent) -> tuple[float, str]:
+    return epoch(a.first_ts) or -math.inf, a.agent_id
+
+
+def agent_rows(model: SessionModel, limit: int = MAX_AGENT_ROWS, among: Collection[str] | None = None
+               ) -> list[AgentRow]:
+    """Sub-agents that made calls, most recently started first.
+
+    ``among``: the ids of the newest agents, kept by the caller (LiveStats) as they start, so
+    a snapshot does not look at every sub-agent a swarm ever made; the whole set is looked at
+    when they hold too few agents with calls."""
+    agents: list[Agent] = []
+    if among is not None:
+        got = model.agents
+        agents = [a for i in among if (a := got.get(i)) is not None and a.api_calls > 0]
+    if among is None or (len(agents) < limit and len(model.agents) > len(agents)):
+        agents = [a for a in model.agents.values() if a.api_calls > 0]
+    newest = heapq.nlargest(limit, agents, key=_agent_order)
     return [AgentRow(a.agent_id, a.agent_type, a.model, a.api_calls, a.cost_pico, a.description,
                      a.first_ts, a.context_peak) for a in newest]
 
@@ -417,6 +431,9 @@ class LiveStats:
         # chain (None: main) -> its newest call's tip, least recently active first
         self._last_in_chain: OrderedDict[str | None, ChainTip] = OrderedDict()
         self._compaction_ts: list[float] = []
+        # the newest sub-agents that made calls (up to twice max_agents), by _agent_order
+        self._agent_keys: list[tuple[float, str]] = []
+        self._agent_ids: set[str] = set()
 
     # -------------------------------------------------------------- feeding
     def rebuild(self, model: SessionModel) -> None:
@@ -429,6 +446,9 @@ class LiveStats:
         # activity from every counted call, including those a long session let go of
         for t in model.call_times():
             self.activity.add(t)
+        for a in model.agents.values():
+            if a.api_calls > 0:
+                self._note_agent(a)
 
     def apply(self, model: SessionModel, events: Sequence[Event]) -> list[Notice]:
         """Fold one batch in; returns the toasts it deserves.
@@ -454,11 +474,27 @@ class LiveStats:
                 self._add_call(ev.payload)
             elif ev.kind == "call_updated" and isinstance(ev.payload, ApiCall):
                 self._update_call(ev.payload)
+            elif ev.kind == "subagent_start" and isinstance(ev.payload, Agent):
+                self._note_agent(ev.payload)
             elif ev.kind == "compaction" and isinstance(ev.payload, Compaction):
                 t = epoch(ev.payload.timestamp)
                 if t is not None and not ev.payload.micro:
                     bisect.insort(self._compaction_ts, t)
         return notices
+
+    def _note_agent(self, agent: Agent) -> None:
+        """Keep ``agent`` among the newest started ones if it is (what the snapshot's agent
+        rows are picked from): a swarm's thousands of older ones are never looked at again."""
+        key = _agent_order(agent)
+        if agent.agent_id in self._agent_ids:  # started again (its first call had no time)
+            self._agent_keys = [k for k in self._agent_keys if k[1] != agent.agent_id]
+        bisect.insort(self._agent_keys, key)
+        self._agent_ids.add(agent.agent_id)
+        keep = 2 * self.max_agents
+        if len(self._agent_keys) > keep:
+            for _t, aid in self._agent_keys[:-keep]:
+                self._agent_ids.discard(aid)
+            del self._agent_keys[:-keep]
 
     def _compacted_between(self, prev: ChainTip | None, call: ApiCall) -> bool:
         t = epoch(call.timestamp)
@@ -560,7 +596,7 @@ class LiveStats:
             context_series=tuple(context_series(m, self.spark_len)),
             cost_series=cost_series,
             rows=rows,
-            agents=tuple(agent_rows(m, self.max_agents)),
+            agents=tuple(agent_rows(m, self.max_agents, among=self._agent_ids)),
             unpriced_models=tuple(sorted(m.unpriced_models)),
             previous_sessions=tuple(previous),
         )
