@@ -105,10 +105,18 @@ def test_a_finished_sub_agent_leaves_its_facts_not_its_meta_or_call_keys(tmp_pat
             retired += 1
             assert tu.call_key == RETIRED_KEY and tu.timestamp is None and tu.result_timestamp is None
     assert retired >= 10
-    # a rebuild reads the meta files again: the new model has every agent's facts
-    model, _events = f.rebuild_with(lambda _m: None, threading.Lock())
-    assert model is f.model and all(model.agents[aid].agent_type == "Explore" for aid in aids)
-    assert [model.agents[aid].description for aid in aids] == [f"look {i}" for i in range(1, 32)]
+    # a rebuild, and a reload, read the meta files again: the new model has every agent's facts,
+    # and the dicts are let go of again
+    rebuilt, _events = f.rebuild_with(lambda _m: None, threading.Lock())
+    assert rebuilt is f.model
+    for reload in (False, True):
+        if reload:
+            f.load()
+        model = f.model
+        assert all(model.agents[aid].agent_type == "Explore" for aid in aids)
+        assert [model.agents[aid].description for aid in aids] == [f"look {i}" for i in range(1, 32)]
+        assert all(af.meta is None for af in f.files.agents)
+        assert all(src.meta is None for _r, src in f.readers.readers.values())
 
 
 def test_bytes_kept_per_finished_sub_agent_are_bounded(tmp_path: Path) -> None:

@@ -258,6 +258,7 @@ class SessionFollower:
             self._listen(model)
             self.model = load_with_dedup(self.files, self.pricer, siblings=self._siblings, readers=self.readers,
                                          model=model)
+        _release_metas(self.model, self.files, self.readers)
         self._known_mains = {s.main for s in scan_project(self.project_dir).values() if s.main}
         self._gone = set()
         self._last_growth = time.time()
@@ -295,6 +296,7 @@ class SessionFollower:
                 if af.path not in readers.readers:
                     src = Source(af.path, agent_id=af.agent_id, meta=af.load_meta())
                     feed_file(model, readers.reader_for(af.path, src), src, final=False)
+            _release_metas(model, files, readers)
             self._listen(model)
             self.model = model
             self.readers = readers
@@ -529,6 +531,14 @@ class SessionFollower:
         self.files = scan_project(self.project_dir).get(sid) or SessionFiles(sid, self.project_dir, path)
         events = self.load()
         self._pending = [Event("clear", {"from": old, "to": sid, "transcript": str(path)}, sid), *events]
+
+
+def _release_metas(model: SessionModel, files: SessionFiles, readers: SessionReaders) -> None:
+    """After a whole read: the agents have their meta's facts; let go of the dicts."""
+    for af in files.agents:
+        hit = readers.readers.get(af.path)
+        if hit is not None:
+            release_meta(model, af, hit[1])
 
 
 def history_events(model: SessionModel) -> list[Event]:
