@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -96,8 +97,18 @@ def writer_alone(rate: float, seconds: float) -> float:
     return (cpu_s() - c0) / (time.monotonic() - t0)
 
 
+def _only(snap: Any, ui_only: bool) -> Any:
+    """With ``ui_only``: leave out what spendtui's core allocated (its model, follower and
+    analysis, measured by memprofile.py), to see what the UI process adds."""
+    if not ui_only:
+        return snap
+    import tracemalloc
+
+    return snap.filter_traces([tracemalloc.Filter(False, "*/spendtui/core/*", all_frames=True)])
+
+
 async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill: int,
-              trace: int = 0, samples: bool = False, top: int = 25) -> dict[str, float]:
+              trace: int = 0, samples: bool = False, top: int = 25, ui_only: bool = False) -> dict[str, float]:
     prices = PriceTable.default()
     tmp = Path(tempfile.mkdtemp(prefix="spendtui-cpu-"))
     w = FastWriter(tmp / "claude", Templates.load(), 1e9, prices, random.Random(6))
@@ -143,7 +154,7 @@ async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill:
                       f"  refreshes {app.analysis_refreshes}", flush=True)
             if trace and first is None and time.monotonic() - t0 > seconds / 3:
                 gc.collect()
-                first = (w.calls_written, tracemalloc.take_snapshot())
+                first = (w.calls_written, _only(tracemalloc.take_snapshot(), ui_only))
         if prof is not None:
             prof.disable()
         stop.set()
@@ -152,7 +163,8 @@ async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill:
         if trace and first is not None:
             gc.collect()
             n = w.calls_written - first[0]
-            diff = tracemalloc.take_snapshot().compare_to(first[1], "traceback" if trace > 1 else "lineno")
+            diff = _only(tracemalloc.take_snapshot(), ui_only).compare_to(
+                first[1], "traceback" if trace > 1 else "lineno")
             print(f"traced growth over the last {n} calls: {sum(d.size_diff for d in diff) / max(1, n):.0f} B/call")
             for d in diff[:top]:
                 where = " <- ".join(str(f) for f in reversed(d.traceback)) if trace > 1 else str(d.traceback[0])
@@ -177,6 +189,8 @@ def main() -> int:
     ap.add_argument("--trace", type=int, default=0, help="tracemalloc frames: where the memory grows")
     ap.add_argument("--samples", action="store_true", help="RSS and traced memory every 10 s")
     ap.add_argument("--top", type=int, default=25, help="allocation sites listed with --trace")
+    ap.add_argument("--ui-only", action="store_true",
+                    help="with --trace: leave out allocations made under spendtui/core (model, follower, analysis)")
     ap.add_argument("--retain", type=int, default=0,
                     help="the follower's detail limit (lower it to see past its window in a short run)")
     a = ap.parse_args()
@@ -185,7 +199,8 @@ def main() -> int:
 
         follow.RETAIN_CALLS = a.retain
     alone = writer_alone(a.rate, min(20.0, a.seconds))
-    r = asyncio.run(run(a.rate, a.seconds, not a.no_analysis, a.profile, a.prefill, a.trace, a.samples, a.top))
+    r = asyncio.run(run(a.rate, a.seconds, not a.no_analysis, a.profile, a.prefill, a.trace, a.samples, a.top,
+                        a.ui_only))
     print(f"rate {a.rate:g}/s for {r['seconds']:.0f} s, analysis {'off' if a.no_analysis else 'on'}, "
           f"prefill {a.prefill}: {r['calls']} calls, {r['paints']} paints, {r['rows']} rows shown")
     print(f"CPU: {100 * r['cpu']:.1f} % of a core in all, writer alone {100 * alone:.1f} %, "
