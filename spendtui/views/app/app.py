@@ -642,7 +642,14 @@ class SpendApp(App[dict[str, Any] | None]):
             self.notify(msg, title="Stopped following the session", severity="error", timeout=20)
             files = self.follower.files if self.follower is not None else self.files
             if files is not None and not self._quitting:
-                self.set_timer(delay, lambda: self.follow(files), name="follow-retry")
+                self.set_timer(delay, lambda: self._retry_follow(files), name="follow-retry")
+
+    def _retry_follow(self, files: SessionFiles) -> None:
+        """The retry timer fired: follow again, unless the app is on its way out (a worker
+        started then would outlive the screen it reports to)."""
+        if self._quitting or self._exit or not self.is_running:
+            return
+        self.follow(files)
 
     # ----------------------------------------------------------- summary / quit
     def final_summary(self) -> dict[str, Any] | None:
