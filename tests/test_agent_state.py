@@ -144,3 +144,17 @@ def test_bytes_kept_per_finished_sub_agent_are_bounded(tmp_path: Path) -> None:
     per_agent = sum(d.size_diff for d in after.compare_to(before, "filename")) / n
     assert len(f.model.agents) == 210
     assert 500 < per_agent < 3_200, per_agent
+
+
+def test_cold_file_index_uses_the_paths_own_string() -> None:
+    """Native events name absolute paths; the index of cold files maps them back to Paths. For a
+    clean absolute Path (under ~/.claude, say) its key is the Path's own cached string, not a
+    second copy of every cold file's name; otherwise it is what abspath gives."""
+    import os
+
+    from spendtui.core.follow import _abs
+
+    home = Path("/home/someone/.claude/projects/-w/s1/subagents/agent-a1.jsonl")
+    assert _abs(home) == os.path.abspath(str(home)) and _abs(home) is str(home)
+    for p in (Path("/a/../b/agent-a2.jsonl"), Path("rel/agent-a3.jsonl"), Path("/a//b/./agent-a4.jsonl")):
+        assert _abs(p) == os.path.abspath(str(p))

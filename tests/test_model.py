@@ -322,3 +322,33 @@ def test_retired_keys_survive_a_cache_round_trip(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**__import__("os").environ, "PYTHONHASHSEED": "123"}).stdout.split()
     assert out == ["1000", "100"]
+
+
+def test_inline_sidechains_link_to_the_newest_open_task_each() -> None:
+    """Claude Code <= 2.0.14 wrote sub-agents inline (isSidechain, no agentId): each takes the
+    newest Task still open, skipping other tools (here a Read came after the Tasks), and
+    only that one, whatever the descriptions say."""
+    from spendtui.core.model import Source
+
+    model = SessionModel("s1")
+    src = Source(Path("s1.jsonl"))
+    recs = [
+        user("go"),
+        assistant("msg_1", "req_1", usage(), content=[
+            tool_use("t1", "Task", subagent_type="Explore", description="first"),
+            tool_use("t2", "Task", subagent_type="Plan", description="second")]),
+        assistant("msg_2", "req_2", usage(), content=[tool_use("r1", "Read", file_path="/p/a.py")]),
+        {**user("look", isSidechain=True), "uuid": "side-1"},
+        {**assistant("msg_3", "req_3", usage(out=4), sidechain=True), "parentUuid": "side-1"},
+        {**user("plan", isSidechain=True), "uuid": "side-2"},
+        {**assistant("msg_4", "req_4", usage(out=5), sidechain=True), "parentUuid": "side-2"},
+    ]
+    for i, rec in enumerate(recs, 1):
+        model.ingest(rec, src, i)
+    assert not model.skipped
+    by_tool = {a.tool_use_id: a for a in model.agents.values()}
+    assert set(by_tool) == {"t2", "t1"}  # one Task each, newest first
+    assert (by_tool["t2"].agent_type, by_tool["t2"].description) == ("Plan", "second")
+    assert (by_tool["t1"].agent_type, by_tool["t1"].description) == ("Explore", "first")
+    assert model.tools["t2"].spawned_agent == by_tool["t2"].agent_id
+    assert model.tools["t1"].spawned_agent == by_tool["t1"].agent_id

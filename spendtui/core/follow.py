@@ -126,8 +126,10 @@ def _is_clear_start(path: Path, max_lines: int = 40) -> bool:
 
 
 def _abs(path: Path) -> str:
+    """``os.path.abspath(path)``, as the Path's own cached string when that is already it (a
+    Path never holds "." parts or doubled slashes; ".." it keeps, and abspath folds)."""
     s = str(path)
-    return s if path.is_absolute() and "/." not in s else os.path.abspath(s)
+    return s if path.is_absolute() and ".." not in path.parts else os.path.abspath(s)
 
 
 def _size(path: Path) -> int:
@@ -398,9 +400,7 @@ class SessionFollower:
                             k = os.path.join(root, name)
                             af = known.get(k)
                             if af is None:
-                                # a child of the folder's Path shares its parts' strings: a Path
-                                # of its own re-parses them all (~0.4 KB a sub-agent, kept for good)
-                                p = rootp / name
+                                p = rootp / name  # Path(k), without parsing the folder again
                                 candidates.append(AgentFile(agent_id_from_name(p), p, read_meta(p)))
                             elif af.meta is None and not af.meta_taken:
                                 self._late_meta(af)

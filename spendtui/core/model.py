@@ -535,8 +535,8 @@ class SessionModel:
                 agent.tool_use_id = tu.id
                 agent.agent_type = agent.agent_type or tu.subagent_type
                 agent.description = agent.description or tu.description
-            if tu.description == agent.description:
-                tu.description = agent.description  # one copy of it, kept for good
+                if tu.description == agent.description:
+                    tu.description = agent.description  # one copy of it, kept for good
                 return
 
     def _ingest_assistant(self, rec: dict[str, Any], src: Source, line: int, ts: datetime | None,
