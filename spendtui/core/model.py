@@ -769,7 +769,7 @@ class SessionModel:
         """Facts from ``agent-<id>.meta.json`` (it may be written after the agent starts)."""
         at = meta.get("agentType")
         if isinstance(at, str):
-            agent.agent_type = at
+            agent.agent_type = _intern(at) or at
         d = meta.get("description")
         if isinstance(d, str):
             agent.description = d
@@ -782,7 +782,7 @@ class SessionModel:
         agent = Agent(agent_id, file=src.path)
         meta = src.meta or {}
         at = meta.get("agentType")
-        agent.agent_type = at if isinstance(at, str) else None
+        agent.agent_type = (_intern(at) or at) if isinstance(at, str) else None  # a few types, many agents
         d = meta.get("description")
         agent.description = d if isinstance(d, str) else None
         tu = meta.get("toolUseId")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,10 +191,7 @@ def read_meta(path: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict):
         return None
-    out = {k: data[k] for k in META_KEYS if isinstance(data.get(k), str)}
-    if "agentType" in out:
-        out["agentType"] = sys.intern(out["agentType"])  # a handful of types, thousands of agents
-    return out
+    return {k: data[k] for k in META_KEYS if isinstance(data.get(k), str)}
 
 
 def first_session_id(path: Path, max_lines: int = 50) -> str | None:

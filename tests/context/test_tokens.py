@@ -108,7 +108,7 @@ def test_calibration_keeps_the_newest_pairs() -> None:
     for i in range(n_new):  # then one at 1.20, varied sizes
         c.add(120 * (1 + i % 5), 100 * (1 + i % 5))
     c.fit()
-    kept = c.kept_pairs
+    kept = c.held_pairs
     assert c.pairs == n_old + n_new and len(kept) <= 2 * Calibration.MAX_PAIRS
     assert all(r == pytest.approx(1.2) for r, _real, _est in kept)  # every 1.00 pair is gone
     assert c.median() == pytest.approx(1.2)

@@ -296,12 +296,13 @@ class Calibration:
         return True
 
     @property
-    def kept_pairs(self) -> list[tuple[float, float, float]]:
-        """The pairs the fit is over, oldest first, as (ratio, real, est)."""
+    def held_pairs(self) -> list[tuple[float, float, float]]:
+        """The pairs held (the newest MAX_PAIRS to twice that), oldest first, as (ratio, real,
+        est); the fit locates its median on them and sums those in its band (``kept``)."""
         return list(zip(self._ratio, self._real, self._est, strict=True))
 
     def _refit(self) -> None:
-        ordered = sorted(self.kept_pairs)
+        ordered = sorted(self.held_pairs)
         half = sum(p[2] for p in ordered) / 2
         acc = 0.0
         self._median = ordered[-1][0]

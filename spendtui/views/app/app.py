@@ -48,16 +48,16 @@ FOLLOWER_GROUP = "follower"
 REFRESH_GROUP = "analysis-refresh"
 LOCK_TIMEOUT = 30.0
 APP_RETAIN_CALLS = 1_000
+"""Calls whose details the app's follower keeps (``watch --json`` keeps 5,000). The app shows the
+newest 60, and every total, the budgets and the context analysis cover all the calls. A call's
+details (its usage and price objects, tool uses, turn) weigh roughly 2 KB (estimated from the
+objects, not measured alone), so the window of full objects is about 2 MB instead of about 10."""
 FOLLOW_RETRY_SECONDS = 5.0
 """After the follower fails, it is started again this long after (doubling, up to a minute)..."""
 FOLLOW_HEALTHY_SECONDS = 120.0
 """... unless it ran this long since its last start: then it is a new trouble, not the same one
 again. (Counting from the reload that succeeded, a follower failing on every poll after it
 read a big session again every 5 s.)"""
-"""Calls whose details the app's follower keeps (``watch --json`` keeps 5,000). The app shows the
-newest 60, and every total, the budgets and the context analysis cover all the calls. A call's
-details (its usage and price objects, tool uses, turn) weigh roughly 2 KB (estimated from the
-objects, not measured alone), so the window of full objects is about 2 MB instead of about 10."""
 PLAN_WAIT_SECONDS = 3.0
 """How long a quit waits for the plan advice's history when the analysis thread had not read it."""
 ANALYSIS_DUTY = 0.1
