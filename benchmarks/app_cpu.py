@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import ctypes
 import os
 import pstats
 import random
+import re
 import resource
 import sys
 import tempfile
@@ -97,6 +99,44 @@ def writer_alone(rate: float, seconds: float) -> float:
     return (cpu_s() - c0) / (time.monotonic() - t0)
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def malloc_split() -> str:
+    """Where the memory sits: Python's small-object arenas (their size, the blocks in use in them)
+    and glibc's heap (in use, free), so a growing RSS can be told apart from a growing heap."""
+    fd, path = tempfile.mkstemp(prefix="spendtui-mstats-")
+    saved = os.dup(2)
+    try:
+        os.dup2(fd, 2)
+        sys._debugmallocstats()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
+    text = Path(path).read_text()
+    os.unlink(path)
+
+    def grab(label: str) -> float:
+        m = re.search(re.escape(label) + r"\s*=\s*([\d,]+)", text)
+        return int(m.group(1).replace(",", "")) / 2**20 if m else float("nan")
+
+    arenas = grab("# arenas allocated current") * 2**20  # a count
+    out = (f"pyarenas {arenas:.0f} MiB  pyblocks {grab('# bytes in allocated blocks'):6.1f}"
+           f"  pyfree {grab('# bytes in available blocks') + grab('unused pools * 16384 bytes'):5.1f}")
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        mi = libc.mallinfo2()
+        out += (f"  glibc used {mi.uordblks / 2**20:6.1f} free {mi.fordblks / 2**20:5.1f}"
+                f" mmapped {mi.hblkhd / 2**20:5.1f}")
+    except (OSError, AttributeError):
+        pass
+    return out
+
+
 def _only(snap: Any, ui_only: bool) -> Any:
     """With ``ui_only``: leave out what spendtui's core allocated (its model, follower and
     analysis, measured by memprofile.py), to see what the UI process adds."""
@@ -108,7 +148,8 @@ def _only(snap: Any, ui_only: bool) -> Any:
 
 
 async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill: int,
-              trace: int = 0, samples: bool = False, top: int = 25, ui_only: bool = False) -> dict[str, float]:
+              trace: int = 0, samples: bool = False, top: int = 25, ui_only: bool = False,
+              malloc: bool = False, by_count: bool = False) -> dict[str, float]:
     prices = PriceTable.default()
     tmp = Path(tempfile.mkdtemp(prefix="spendtui-cpu-"))
     w = FastWriter(tmp / "claude", Templates.load(), 1e9, prices, random.Random(6))
@@ -151,7 +192,8 @@ async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill:
                 print(f"  {time.monotonic() - t0:5.0f} s {w.calls_written - n0:6d} calls  RSS {rss_mb():6.1f} MB"
                       f"  traced {cur / 2**20:6.1f} MB (peak {peak / 2**20:6.1f})"
                       f"  blocks {sys.getallocatedblocks()}"
-                      f"  refreshes {app.analysis_refreshes}", flush=True)
+                      f"  refreshes {app.analysis_refreshes}"
+                      + (f"  {malloc_split()}" if malloc else ""), flush=True)
             if trace and first is None and time.monotonic() - t0 > seconds / 3:
                 gc.collect()
                 first = (w.calls_written, _only(tracemalloc.take_snapshot(), ui_only))
@@ -165,10 +207,13 @@ async def run(rate: float, seconds: float, analyse: bool, profile: int, prefill:
             n = w.calls_written - first[0]
             diff = _only(tracemalloc.take_snapshot(), ui_only).compare_to(
                 first[1], "traceback" if trace > 1 else "lineno")
-            print(f"traced growth over the last {n} calls: {sum(d.size_diff for d in diff) / max(1, n):.0f} B/call")
+            if by_count:  # long-lived small objects pin allocator pages: which sites keep them
+                diff.sort(key=lambda d: -abs(d.count_diff))
+            print(f"traced growth over the last {n} calls: {sum(d.size_diff for d in diff) / max(1, n):.0f} B/call,"
+                  f" {sum(d.count_diff for d in diff) / max(1, n):.2f} objects/call")
             for d in diff[:top]:
                 where = " <- ".join(str(f) for f in reversed(d.traceback)) if trace > 1 else str(d.traceback[0])
-                print(f"  {d.size_diff / max(1, n):8.1f} B/call {d.count_diff:+7d}  {where}")
+                print(f"  {d.size_diff / max(1, n):8.1f} B/call {d.count_diff / max(1, n):+6.2f} objects/call  {where}")
         calls = w.calls_written - n0
         rows = app.dashboard.query_one(CallsTable).row_count
         paints = app.updates - u0
@@ -191,6 +236,10 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=25, help="allocation sites listed with --trace")
     ap.add_argument("--ui-only", action="store_true",
                     help="with --trace: leave out allocations made under spendtui/core (model, follower, analysis)")
+    ap.add_argument("--malloc", action="store_true",
+                    help="with --samples: Python's arenas and glibc's heap, in use and free")
+    ap.add_argument("--by-count", action="store_true",
+                    help="with --trace: list the sites by objects kept, not bytes")
     ap.add_argument("--retain", type=int, default=0,
                     help="the follower's detail limit (lower it to see past its window in a short run)")
     a = ap.parse_args()
@@ -200,7 +249,7 @@ def main() -> int:
         follow.RETAIN_CALLS = a.retain
     alone = writer_alone(a.rate, min(20.0, a.seconds))
     r = asyncio.run(run(a.rate, a.seconds, not a.no_analysis, a.profile, a.prefill, a.trace, a.samples, a.top,
-                        a.ui_only))
+                        a.ui_only, a.malloc, a.by_count))
     print(f"rate {a.rate:g}/s for {r['seconds']:.0f} s, analysis {'off' if a.no_analysis else 'on'}, "
           f"prefill {a.prefill}: {r['calls']} calls, {r['paints']} paints, {r['rows']} rows shown")
     print(f"CPU: {100 * r['cpu']:.1f} % of a core in all, writer alone {100 * alone:.1f} %, "

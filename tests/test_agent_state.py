@@ -158,3 +158,44 @@ def test_cold_file_index_uses_the_paths_own_string() -> None:
     assert _abs(home) == os.path.abspath(str(home)) and _abs(home) is str(home)
     for p in (Path("/a/../b/agent-a2.jsonl"), Path("rel/agent-a3.jsonl"), Path("/a//b/./agent-a4.jsonl")):
         assert _abs(p) == os.path.abspath(str(p))
+
+
+def test_an_agents_compact_counts_are_a_counters() -> None:
+    """An agent keeps its tokens in one array and its model as a string and a count (a Counter
+    only with two models or more); added and taken away in any order, what it shows is what
+    Counters kept in the old way show, and it stays in its compact form while one model is
+    left."""
+    from collections import Counter
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from spendtui.core.model import TOKEN_KINDS, Agent
+
+    step = st.tuples(st.sampled_from(["opus", "haiku", "sonnet"]), st.sampled_from([1, -1]),
+                     st.lists(st.integers(0, 10**9), min_size=5, max_size=5))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(step, max_size=30))
+    def check(steps: list[tuple[str, int, list[int]]]) -> None:
+        agent, models, tokens = Agent("a1"), Counter[str](), Counter[str]()
+        for model, sign, toks in steps:
+            if sign < 0 and models[model] <= 0:
+                continue  # the model takes away only a call it counted
+            agent.count_model(model, sign)
+            agent.api_calls += sign
+            models[model] += sign
+            if models[model] <= 0:
+                del models[model]
+            t = dict(zip(TOKEN_KINDS, toks, strict=True))
+            agent.add_tokens(t, sign)
+            for k, v in t.items():
+                tokens[k] += sign * v
+            assert agent.models == models
+            assert (agent.model_counts is None) == (len(models) <= 1)
+            assert agent.model in models if models else agent.model is None
+            if len(models) > 1:
+                assert models[agent.model] == max(models.values())
+            assert agent.tokens == (tokens if agent.api_calls or any(tokens.values()) else Counter())
+
+    check()

@@ -30,7 +30,7 @@ from spendtui.core.model import SessionModel, Source
 from spendtui.core.paths import SessionFiles
 from spendtui.core.paths import stat as _stat
 
-FORMAT = 10  # bump whenever SessionModel or what we store changes shape (10: skip reasons no longer echo long values)
+FORMAT = 11  # bump whenever SessionModel or what we store changes shape (11: an agent's tokens and models compact)
 MAGIC = b"SPENDTUI-CACHE\n"
 TAIL = 256  # bytes before the offset that must be unchanged for "only grew"
 PERSIST_WINDOW = 24 * 3600  # keep model snapshots for sessions written within a day

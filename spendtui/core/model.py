@@ -33,6 +33,9 @@ from spendtui.core.usage import Usage, UsageError, fast_pickle
 
 CallKey = tuple[str, str]
 
+TOKEN_KINDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
+_N_KINDS = len(TOKEN_KINDS)
+
 # Tools whose input names the file they touch, and the input key holding it.
 FILE_INPUT_KEYS = ("file_path", "notebook_path", "path")
 EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
@@ -184,18 +187,61 @@ class Agent:
     tool_use_id: str | None = None  # the parent's spawning tool_use
     file: Path | None = None
     inline: bool = False  # written in the parent file (isSidechain, Claude Code <= 2.0.14)
-    models: Counter[str] = field(default_factory=Counter)
     api_calls: int = 0
     cost_pico: int = 0
-    tokens: Counter[str] = field(default_factory=Counter)
     first_ts: datetime | None = None
     last_ts: datetime | None = None
     context_current: int = 0
     context_peak: int = 0
+    # A swarm leaves thousands of finished agents in a live model for good, so these are kept
+    # small: the tokens of each kind (TOKEN_KINDS order) in one array, not a Counter of five
+    # ints (about 400 bytes and six objects), and the model with its call count, a Counter
+    # only once a second model comes (the calls of one agent are nearly always of one model).
+    token_counts: array[int] = field(default_factory=lambda: array("q", bytes(8 * _N_KINDS)))
+    model_one: str | None = None
+    model_one_calls: int = 0
+    model_counts: Counter[str] | None = None  # set (and model_one None) with two models or more
+
+    @property
+    def tokens(self) -> Counter[str]:
+        """Its tokens by kind (a new Counter: add with ``add_tokens``)."""
+        c = self.token_counts
+        if not self.api_calls and not any(c):
+            return Counter()
+        return Counter(dict(zip(TOKEN_KINDS, c, strict=True)))
+
+    @property
+    def models(self) -> Counter[str]:
+        """Its calls by model (a new Counter: count with ``count_model``)."""
+        if self.model_counts is not None:
+            return Counter(self.model_counts)
+        return Counter({self.model_one: self.model_one_calls}) if self.model_one is not None else Counter()
 
     @property
     def model(self) -> str | None:
-        return self.models.most_common(1)[0][0] if self.models else None
+        if self.model_counts is not None:
+            return self.model_counts.most_common(1)[0][0]
+        return self.model_one
+
+    def add_tokens(self, toks: dict[str, int], sign: int) -> None:
+        c = self.token_counts
+        for i, k in enumerate(TOKEN_KINDS):
+            c[i] += sign * toks[k]
+
+    def count_model(self, model: str, n: int) -> None:
+        if self.model_counts is None and self.model_one in (None, model):
+            left = self.model_one_calls + n
+            self.model_one, self.model_one_calls = (model, left) if left > 0 else (None, 0)
+            return
+        counts = self.models
+        counts[model] += n
+        if counts[model] <= 0:
+            del counts[model]
+        if len(counts) > 1:
+            self.model_one, self.model_one_calls, self.model_counts = None, 0, counts
+        else:
+            self.model_counts = None
+            self.model_one, self.model_one_calls = next(iter(counts.items())) if counts else (None, 0)
 
 
 @dataclass(slots=True)
@@ -205,7 +251,6 @@ class Skipped:
     reason: str
 
 
-TOKEN_KINDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 _COST_PARTS = (("input", "input_pico"), ("output", "output_pico"), ("cache_write_5m", "cache_write_5m_pico"),
                ("cache_write_1h", "cache_write_1h_pico"), ("cache_read", "cache_read_pico"),
                ("web_search", "web_search_pico"))
@@ -879,11 +924,8 @@ class SessionModel:
             if agent is not None:
                 agent.api_calls += sign
                 agent.cost_pico += sign * pico
-                agent.models[call.model] += sign
-                if agent.models[call.model] <= 0:
-                    del agent.models[call.model]
-                for k, v in toks.items():
-                    agent.tokens[k] += sign * v
+                agent.count_model(call.model, sign)
+                agent.add_tokens(toks, sign)
         if 0 <= call.turn - 1 < len(self.turns):
             t = self.turns[call.turn - 1]
             if t.index:  # not a turn retired with its calls (RETIRED_TURN)
