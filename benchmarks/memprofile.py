@@ -198,7 +198,9 @@ def main() -> int:
         n = w.calls_written - first_calls
         diff = last.compare_to(first, "traceback" if a.frames > 1 else "lineno")
         total = sum(s.size_diff for s in diff)
-        print(f"\ngrowth over the last {n} calls: {total / 1024:.0f} KiB = {total / max(1, n):.0f} B/call")
+        objs = sum(s.count_diff for s in diff)
+        print(f"\ngrowth over the last {n} calls: {total / 1024:.0f} KiB = {total / max(1, n):.0f} B/call,"
+              f" {objs / max(1, n):.2f} objects/call")
         for s in diff[: a.top]:
             where = "\n      ".join(str(f) for f in s.traceback.format()[-2 * a.frames:]) if a.frames > 1 \
                 else str(s.traceback[0])

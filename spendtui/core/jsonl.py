@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -86,6 +87,9 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
+_IDENT = struct.Struct("<QQqq")
+
+
 @dataclass(slots=True)
 class FileIdentity:
     """What tells us a file is still the one we read: same inode, not shorter."""
@@ -113,7 +117,10 @@ class LineReader:
     path: Path
     offset: int = 0
     lineno: int = 0
-    identity: FileIdentity | None = None
+    # the file's identity at the last read, packed (inode, device, size, mtime_ns): a live
+    # session keeps a reader per sub-agent file for good, and four ints in an object are
+    # five allocations where these bytes are one
+    _ident: bytes = field(default=b"", repr=False)
     pending: int = 0  # bytes of an incomplete last line seen at the last read
     oversized: int = 0  # lines dropped for exceeding MAX_LINE
     # line numbers of dropped lines not yet reported; the caller drains the list (made on
@@ -140,10 +147,18 @@ class LineReader:
     # the size changed_identity() saw (None when it could not stat the file)
     last_size: int | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def identity(self) -> FileIdentity | None:
+        return FileIdentity(*_IDENT.unpack(self._ident)) if self._ident else None
+
+    @identity.setter
+    def identity(self, ident: FileIdentity | None) -> None:
+        self._ident = b"" if ident is None else _IDENT.pack(ident.inode, ident.device, ident.size, ident.mtime_ns)
+
     def reset(self) -> None:
         self.offset = 0
         self.lineno = 0
-        self.identity = None
+        self._ident = b""
         self.pending = 0
         self._skip_to_newline = False
         self._owe_newline = False
@@ -167,13 +182,14 @@ class LineReader:
         except OSError:
             return None  # cannot even stat it (a folder we may not search): nothing to read now
         self.last_size = st.st_size  # the caller's "did it grow?" needs no second stat
-        if self.identity is None:
+        if not self._ident:
             return None
-        if (st.st_ino, st.st_dev) != (self.identity.inode, self.identity.device):
+        inode, device, size, mtime_ns = _IDENT.unpack(self._ident)
+        if (st.st_ino, st.st_dev) != (inode, device):
             return "replaced"
         if st.st_size < self.offset:
             return "truncated"
-        if self._tail_len and (st.st_size, st.st_mtime_ns) != (self.identity.size, self.identity.mtime_ns):
+        if self._tail_len and (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
             try:
                 with open(self.path, "rb") as f:
                     f.seek(self._tail_end - self._tail_len)
@@ -208,7 +224,7 @@ class LineReader:
     def _read_from(self, f: BinaryIO, final: bool) -> Iterator[tuple[int, bytes]]:
         st = os.fstat(f.fileno())
         self.unfinished = False
-        self.identity = FileIdentity.of(st)
+        self._ident = _IDENT.pack(st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
         f.seek(self.offset)
         if self._owe_newline:
             head = f.read(2)
