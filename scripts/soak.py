@@ -364,10 +364,12 @@ def _env(root: Path, state: Path) -> dict[str, str]:
 
 
 class TmuxApp:
-    def __init__(self, root: Path, state: Path, sid: str) -> None:
+    def __init__(self, root: Path, state: Path, sid: str, memstats: Path | None = None) -> None:
         self.sock = f"spendtui-soak-{uuid.uuid4().hex[:8]}"
         self.state = state
         env = _env(root, state)
+        if memstats is not None:
+            env["SPENDTUI_MEMSTATS"] = str(memstats)
         self.env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES", "TMUX", "TMUX_PANE")}
         cmd = (f"{shlex.quote(sys.executable)} -m spendtui --claude-dir {shlex.quote(str(root))} "
                f"--session {sid}; echo SOAK-APP-EXIT=$?; sleep 3600")
@@ -487,6 +489,37 @@ def _fs_type(path: Path) -> str:
         return "?"
 
 
+def _memstats(path: Path) -> list[dict[str, Any]]:
+    out = []
+    try:
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(raw))
+    except OSError:
+        pass
+    return out
+
+
+MEM_PARTS = (("rss", "RSS"), ("py_used", "Python blocks in use"), ("py_free", "free in Python's arenas"),
+             ("glibc_used", "glibc in use"), ("glibc_free", "glibc free"))
+
+
+def memstats_slopes(lines: list[dict[str, Any]], since: float, rate: float) -> dict[str, float]:
+    """Least-squares slope of each part over the lines from ``since`` seconds on, in bytes a
+    call at the written ``rate`` (by time: the app's call count starts again after a /clear)."""
+    out: dict[str, float] = {}
+    for key, _label in MEM_PARTS:
+        pts = [(x["t"], x[key]) for x in lines if x.get("t", 0) >= since and isinstance(x.get(key), int)]
+        if len(pts) < 3:
+            continue
+        mt = statistics.fmean(t for t, _ in pts)
+        mv = statistics.fmean(v for _, v in pts)
+        den = sum((t - mt) ** 2 for t, _ in pts)
+        if den:
+            out[key] = sum((t - mt) * (v - mv) for t, v in pts) / den / rate
+    return out
+
+
 def _slope_mb_per_hour(samples: list[Sample], skip: float) -> float:
     pts = [(s.t, s.rss_kb / 1024) for s in samples if s.t >= skip]
     if len(pts) < 3:
@@ -523,9 +556,10 @@ def main() -> int:
     watch_out = tmp / "watch.jsonl"
     with open(watch_out, "wb") as fh:
         watch = subprocess.Popen([sys.executable, "-m", "spendtui", "watch", first, "--json"], stdout=fh,
-                                 stderr=subprocess.PIPE, env=_env(root, state))
+                                 stderr=subprocess.PIPE,
+                                 env={**_env(root, state), "SPENDTUI_MEMSTATS": str(tmp / "mem-watch.jsonl")})
     watched = [Watched("watch --json", watch.pid)]
-    app = TmuxApp(root, state, first) if use_app else None
+    app = TmuxApp(root, state, first, memstats=tmp / "mem-app.jsonl") if use_app else None
     if app is not None:
         pid = app.pid()
         if pid is not None:
@@ -631,6 +665,9 @@ def main() -> int:
         "app_exit": re.search(r"SOAK-APP-EXIT=(\d+)", app_screen).group(1)  # type: ignore[union-attr]
         if "SOAK-APP-EXIT=" in app_screen else None,
         "watch_stderr": (watch.stderr.read().decode(errors="replace")[-2000:] if watch.stderr else ""),
+        # where each process' memory sat every 10 s (SPENDTUI_MEMSTATS, spendtui/core/memory.py)
+        "memstats": {name: _memstats(tmp / f"mem-{key}.jsonl")
+                     for name, key in (("watch --json", "watch"), ("app (tmux)", "app"))},
     }
     text = render(result, watched)
     print(text)
@@ -707,6 +744,21 @@ def render(r: dict[str, Any], watched: list[Watched]) -> str:
             cells.append(f"{near[0].rss_kb / 1024:.1f}" if near else "")
         if any(cells):
             out.append(f"| {mi} | " + " | ".join(cells) + " |")
+    mem = r.get("memstats") or {}
+    since = r["minutes"] * 60 / 3
+    if any(mem.values()):
+        out += ["", f"Where the memory sat (`SPENDTUI_MEMSTATS`, every 10 s): least-squares slopes from "
+                f"minute {since / 60:.0f} on, in bytes a call at {r['rate']:g} calls/s; the last sample in MB.", "",
+                "| process | " + " | ".join(label for _k, label in MEM_PARTS) + " |",
+                "|---|" + "---|" * len(MEM_PARTS)]
+        for name, lines in mem.items():
+            if not lines:
+                continue
+            sl = memstats_slopes(lines, since, r["rate"])
+            last = lines[-1]
+            out.append(f"| {name} | " + " | ".join(
+                (f"{sl[k]:+.0f} B ({last[k] / 2**20:.1f} MB)" if k in sl and isinstance(last.get(k), int) else "-")
+                for k, _label in MEM_PARTS) + " |")
     out += ["", "## Totals against the truth", "",
             "| reader | session | calls (truth / read) | cost USD (truth / read) | tokens equal | "
             "compactions | equal |",

@@ -404,7 +404,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     follower = SessionFollower(files, _pricer(prices), follow_clear=not args.no_follow_clear,
                                cache=_cache(args, prices))
     out = sys.stdout
-    trimmer = Trimmer()
+    trimmer = Trimmer(calls=lambda: follower.model.counted_calls)
 
     def emit(events: list[Any]) -> None:
         for ev in events:

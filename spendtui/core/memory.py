@@ -13,13 +13,96 @@ measured on the app following a session past its detail limit at 20 calls/s, tri
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import json
+import os
+import re
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 TRIM_SECONDS = 30.0
+MEMSTATS_ENV = "SPENDTUI_MEMSTATS"
+"""Set to a file path, the live app and ``watch`` append where their memory sits to it every
+``MEMSTATS_SECONDS`` (one JSON line each; scripts/soak.py uses it). Off by default."""
+MEMSTATS_SECONDS = 10.0
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _rss() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return -1
+
+
+def malloc_split() -> dict[str, int]:
+    """Where the process' memory sits, in bytes: the resident size; Python's small-object
+    arenas (``py_arenas``), the blocks in use in them (``py_used``) and free in them
+    (``py_free``); glibc's heap in use, free, and mmapped apart. A growing resident size is
+    live objects only if ``py_used`` and ``glibc_used`` grow with it; ``py_free`` growing is
+    arenas that cannot be given back. Parts this platform cannot tell are left out.
+
+    Why: the live app's memory per call was long read from the resident size alone, which
+    cannot tell what is kept from what the allocators hold. Python's own counts are printed
+    to a C ``FILE`` we open (``_PyObject_DebugMallocStats``), never to the terminal's stderr
+    (Textual draws on it)."""
+    out = {"rss": _rss()}
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        fopen, fclose = libc.fopen, libc.fclose
+        fopen.restype, fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p]
+        fclose.argtypes = [ctypes.c_void_p]
+        stats = ctypes.pythonapi._PyObject_DebugMallocStats
+        stats.argtypes, stats.restype = [ctypes.c_void_p], ctypes.c_int
+    except (OSError, AttributeError):
+        return out
+    fd, name = tempfile.mkstemp(prefix="spendtui-mstats-")
+    os.close(fd)
+    try:
+        fp = fopen(name.encode(), b"w")
+        if fp:
+            try:
+                stats(fp)
+            finally:
+                fclose(fp)
+        text = Path(name).read_text(errors="replace")
+    except OSError:
+        text = ""
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+    def grab(label: str) -> int | None:
+        m = re.search(re.escape(label) + r"\s*=\s*([\d,]+)", text)
+        return int(m.group(1).replace(",", "")) if m else None
+
+    arenas = re.search(r"(\d+) arenas \* (\d+) bytes/arena", text)
+    used, avail, pools = (grab("# bytes in allocated blocks"), grab("# bytes in available blocks"),
+                          grab("unused pools * 16384 bytes"))
+    if arenas and used is not None and avail is not None:
+        out["py_arenas"] = int(arenas.group(1)) * int(arenas.group(2))
+        out["py_used"] = used
+        out["py_free"] = avail + (pools or 0)
+    try:
+        info = libc.mallinfo2
+        info.restype = _MallInfo2
+        mi = info()
+        out.update(glibc_used=mi.uordblks, glibc_free=mi.fordblks, glibc_mmapped=mi.hblkhd)
+    except AttributeError:
+        pass  # not glibc 2.33+
+    return out
 
 
 def _find_trim() -> Callable[[int], int] | None:
@@ -38,12 +121,18 @@ def _find_trim() -> Callable[[int], int] | None:
 class Trimmer:
     """``maybe()`` after work that dropped many objects: trims at most every ``every`` seconds."""
 
-    def __init__(self, every: float = TRIM_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, every: float = TRIM_SECONDS, clock: Callable[[], float] = time.monotonic,
+                 calls: Callable[[], int | None] | None = None, log: str | None = None) -> None:
         self.every = every
         self.clock = clock
         self._trim = _find_trim()
         self._last = clock()
         self.trims = 0
+        # SPENDTUI_MEMSTATS: where the memory sits, every MEMSTATS_SECONDS, with the calls so far
+        self.calls = calls
+        self.log = log if log is not None else os.environ.get(MEMSTATS_ENV) or None
+        self._t0 = self._logged = self._last
+        self.logged = 0
 
     @property
     def available(self) -> bool:
@@ -52,9 +141,26 @@ class Trimmer:
     def maybe(self) -> bool:
         """Trim if the last trim is ``every`` seconds old; whether it did."""
         now = self.clock()
+        if self.log and now - self._logged >= MEMSTATS_SECONDS:
+            self._logged = now
+            self._write_stats(now)
         if self._trim is None or now - self._last < self.every:
             return False
         self._last = now
         self._trim(0)
         self.trims += 1
         return True
+
+    def _write_stats(self, now: float) -> None:
+        assert self.log is not None
+        try:
+            calls = self.calls() if self.calls is not None else None
+        except Exception:  # a model being swapped: the next line has it
+            calls = None
+        line = {"t": round(now - self._t0, 3), "calls": calls, "trims": self.trims, **malloc_split()}
+        try:
+            with open(self.log, "a", encoding="utf-8") as f:
+                f.write(json.dumps(line) + "\n")
+            self.logged += 1
+        except OSError:
+            self.log = None  # cannot write there: stop trying (it is a diagnostic, never a failure)

@@ -194,7 +194,9 @@ class SpendApp(App[dict[str, Any] | None]):
         self._live: tuple[SessionFollower, LiveStats, Any, int] | None = None
         self._analysis_extra: dict[str, Any] = {}
         self._analysis_of: Any = None  # the analyzer _analysis_extra came from
-        self.trimmer = Trimmer()  # hands freed memory back after batches and refreshes (core/memory.py)
+        # hands freed memory back after batches and refreshes (core/memory.py); with
+        # SPENDTUI_MEMSTATS set, it also logs where the memory sits
+        self.trimmer = Trimmer(calls=self._counted_calls)
         self._analysis_done = -1e9  # monotonic time the last refresh ended
         self._analysis_took = 0.0
         self._analysis_owed = False
@@ -469,6 +471,9 @@ class SpendApp(App[dict[str, Any] | None]):
         self.analysis_refreshes += 1
         self.trimmer.maybe()
         return notices
+
+    def _counted_calls(self) -> int | None:
+        return self.follower.model.counted_calls if self.follower is not None else None
 
     @property
     def analysis_settled(self) -> bool:
