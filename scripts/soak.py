@@ -376,7 +376,8 @@ class TmuxApp:
         self("new-session", "-d", "-x", "160", "-y", "50", "-s", "soak", "sleep 3600")
         args = ["respawn-pane", "-k", "-t", "soak"]
         for k, v in self.env.items():
-            if k in ("PYTHONPATH", "HOME", "CLAUDE_CONFIG_DIR", "TZ", "PATH") or k.startswith(("SPENDTUI", "XDG")):
+            if k in ("PYTHONPATH", "HOME", "CLAUDE_CONFIG_DIR", "TZ", "PATH", "PYTHONTRACEMALLOC") \
+                    or k.startswith(("SPENDTUI", "XDG")):
                 args += ["-e", f"{k}={v}"]
         args += ["-e", "TERM=xterm-256color"]
         self(*args, f"sh -c {shlex.quote(cmd)}")

@@ -128,3 +128,29 @@ def test_soak_reads_the_slopes_of_each_part() -> None:
     assert got["rss"] == pytest.approx(200) and got["py_used"] == pytest.approx(100)
     assert got["py_free"] == pytest.approx(0) and got["glibc_used"] == pytest.approx(-10)
     assert "glibc_free" not in got
+
+
+def test_with_tracemalloc_on_snapshots_are_dumped_beside_the_log(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from spendtui.core.memory import MEMSTATS_SECONDS, SNAPSHOT_EVERY, Trimmer
+
+    clock = Clock()
+    log = tmp_path / "mem.jsonl"
+    t = Trimmer(clock=clock, log=str(log))
+    for _ in range(SNAPSHOT_EVERY):
+        clock.t += MEMSTATS_SECONDS
+        t.maybe()
+    assert not list(tmp_path.glob("*.snapshot"))  # tracing off: no snapshots
+    tracemalloc.start(2)
+    try:
+        kept = [str(i) * 3 for i in range(1000)]
+        for _ in range(SNAPSHOT_EVERY):
+            clock.t += MEMSTATS_SECONDS
+            t.maybe()
+    finally:
+        tracemalloc.stop()
+    snaps = list(tmp_path.glob("*.snapshot"))
+    assert [p.name for p in snaps] == [f"mem.jsonl.{2 * SNAPSHOT_EVERY}.snapshot"]
+    stats = tracemalloc.Snapshot.load(str(snaps[0])).statistics("filename")
+    assert any(s.traceback[0].filename == __file__ for s in stats) and len(kept) == 1000

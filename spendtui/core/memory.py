@@ -22,6 +22,7 @@ import re
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +31,9 @@ MEMSTATS_ENV = "SPENDTUI_MEMSTATS"
 """Set to a file path, the live app and ``watch`` append where their memory sits to it every
 ``MEMSTATS_SECONDS`` (one JSON line each; scripts/soak.py uses it). Off by default."""
 MEMSTATS_SECONDS = 10.0
+SNAPSHOT_EVERY = 30
+"""With tracemalloc on (``PYTHONTRACEMALLOC``), every this many lines a snapshot is dumped
+beside the log (``FILE.<line>.snapshot``)."""
 
 
 class _MallInfo2(ctypes.Structure):
@@ -162,5 +166,9 @@ class Trimmer:
             with open(self.log, "a", encoding="utf-8") as f:
                 f.write(json.dumps(line) + "\n")
             self.logged += 1
+            if self.logged % SNAPSHOT_EVERY == 0 and tracemalloc.is_tracing():
+                # run with PYTHONTRACEMALLOC=N too: where the kept objects were allocated, to
+                # compare two of these offline (tracemalloc.Snapshot.load)
+                tracemalloc.take_snapshot().dump(f"{self.log}.{self.logged}.snapshot")
         except OSError:
             self.log = None  # cannot write there: stop trying (it is a diagnostic, never a failure)
