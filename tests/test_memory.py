@@ -154,3 +154,5 @@ def test_with_tracemalloc_on_snapshots_are_dumped_beside_the_log(tmp_path: Path)
     assert [p.name for p in snaps] == [f"mem.jsonl.{2 * SNAPSHOT_EVERY}.snapshot"]
     stats = tracemalloc.Snapshot.load(str(snaps[0])).statistics("filename")
     assert any(s.traceback[0].filename == __file__ for s in stats) and len(kept) == 1000
+    census = json.loads((tmp_path / f"mem.jsonl.{2 * SNAPSHOT_EVERY}.types.json").read_text())
+    assert census["Trimmer"] >= 1 and census["dict"] > 100

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import gc
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,5 +172,9 @@ class Trimmer:
                 # run with PYTHONTRACEMALLOC=N too: where the kept objects were allocated, to
                 # compare two of these offline (tracemalloc.Snapshot.load)
                 tracemalloc.take_snapshot().dump(f"{self.log}.{self.logged}.snapshot")
+                # and how many objects of each type the collector tracks: which holders grow
+                census = Counter(type(o).__qualname__ for o in gc.get_objects())
+                with open(f"{self.log}.{self.logged}.types.json", "w", encoding="utf-8") as f:
+                    json.dump(dict(census.most_common(400)), f)
         except OSError:
             self.log = None  # cannot write there: stop trying (it is a diagnostic, never a failure)
