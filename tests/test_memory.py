@@ -155,4 +155,4 @@ def test_with_tracemalloc_on_snapshots_are_dumped_beside_the_log(tmp_path: Path)
     stats = tracemalloc.Snapshot.load(str(snaps[0])).statistics("filename")
     assert any(s.traceback[0].filename == __file__ for s in stats) and len(kept) == 1000
     census = json.loads((tmp_path / f"mem.jsonl.{2 * SNAPSHOT_EVERY}.types.json").read_text())
-    assert census["Trimmer"] >= 1 and census["dict"] > 100
+    assert census["spendtui.core.memory.Trimmer"] >= 1 and census["builtins.dict"] > 100

@@ -172,9 +172,13 @@ class Trimmer:
                 # run with PYTHONTRACEMALLOC=N too: where the kept objects were allocated, to
                 # compare two of these offline (tracemalloc.Snapshot.load)
                 tracemalloc.take_snapshot().dump(f"{self.log}.{self.logged}.snapshot")
-                # and how many objects of each type the collector tracks: which holders grow
-                census = Counter(type(o).__qualname__ for o in gc.get_objects())
+                # and how many objects of each type the collector tracks: which holders grow.
+                # Every type, named with its module (Textual's Strip is not someone else's);
+                # a holder kept once counts as much as a type with a million instances
+                census = Counter(
+                    f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects()
+                )
                 with open(f"{self.log}.{self.logged}.types.json", "w", encoding="utf-8") as f:
-                    json.dump(dict(census.most_common(400)), f)
+                    json.dump(dict(census.most_common()), f)
         except OSError:
             self.log = None  # cannot write there: stop trying (it is a diagnostic, never a failure)

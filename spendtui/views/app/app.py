@@ -40,6 +40,7 @@ from spendtui.core.memory import Trimmer
 from spendtui.core.paths import SessionFiles
 from spendtui.core.summary import session_summary
 from spendtui.views.app import format as fmt
+from spendtui.views.app import leaks
 from spendtui.views.app.messages import CacheExpired, LiveUpdate
 from spendtui.views.app.screens import DashboardScreen, HelpScreen, NoSessionScreen, SessionSwitcher
 
@@ -226,6 +227,8 @@ class SpendApp(App[dict[str, Any] | None]):
             # not possible off the main thread (tests) or without signals (Windows)
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, lambda: self.call_next(self.action_quit))
+        # removed widgets (each notification's toast) would keep their rendered lines
+        self.set_interval(leaks.FORGET_SECONDS, leaks.forget_removed_widgets, name="forget removed widgets")
         if self.files is None:
             self._show_no_session()
         else:
