@@ -57,12 +57,15 @@ def make_session(root: Path, records: list[Any], sid: str = "s1") -> SessionFile
     return scan_project(project_dir(root))[sid]
 
 
-async def wait_for(pilot: Pilot[Any], cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    """Poll ``cond`` while letting the app run; fail with ``what`` after ``timeout`` seconds."""
+async def wait_for(pilot: Pilot[Any], cond: Callable[[], bool], what: str, timeout: float = 10.0,
+                   detail: Callable[[], str] | None = None) -> None:
+    """Poll ``cond`` while letting the app run; fail with ``what`` after ``timeout`` seconds
+    (and ``detail()``, the state that tells a rare timeout's cause, when given)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not cond():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                                 + (f" ({detail()})" if detail is not None else ""))
         await pilot.pause(0.02)
 
 

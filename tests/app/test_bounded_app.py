@@ -40,7 +40,10 @@ async def test_a_new_call_draws_its_row_not_the_table(claude_root: Path, prices:
         assert before >= 20  # the rows on screen were drawn once
         for i in range(30, 40):
             append_jsonl(files.main, calls(1, i))
-            await wait_for(pilot, lambda n=i: table.row_count == n + 1, f"call {i}'s row")
+            await wait_for(pilot, lambda n=i: table.row_count == n + 1, f"call {i}'s row", detail=lambda: (
+                f"rows {table.row_count}, updates {app.updates}, counted "
+                f"{app.follower.model.counted_calls if app.follower else None}, "
+                f"watch {app.follower.watch_mode if app.follower else None}, workers {list(app.workers)}"))
             await pilot.pause(0.05)
         await pilot.pause(0.2)
         # each call: its own row (under the cursor, in tail mode) and the row the cursor left
