@@ -8,6 +8,9 @@ in a throw-away Claude config dir — prompts with their attachments, responses 
 as several block lines (each line itself in pieces, so readers see half lines), tool
 results, sub-agents in their own files (with .meta.json), compact_boundary records, and
 halfway a /clear into a new session file — at ``--rate`` API calls per second.
+With ``--history N`` the session first gets N calls written at full speed before anyone
+follows it: the followers start past every window (the app's 1,000 kept call details,
+the analysis' 5,000 main calls), so a slow rate shows what a long session costs per call.
 
 Meanwhile ``spendtui watch --json`` (and, unless --no-app, the Textual app in a tmux
 pane) follow the session; their RSS and CPU are sampled every ``--sample`` seconds.
@@ -176,6 +179,8 @@ class Writer:
         self.n = 0
         self.calls_written = 0
         self.started = time.monotonic()
+        self.unpaced = False  # --history: written at full speed
+        self.paced_from = 0  # calls written before the pace started
         self.context = 20_000
 
     # ------------------------------------------------------------- re-id
@@ -258,7 +263,9 @@ class Writer:
         self._pace()
 
     def _pace(self) -> None:
-        due = self.started + self.calls_written / self.rate
+        if self.unpaced:
+            return
+        due = self.started + (self.calls_written - self.paced_from) / self.rate
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -540,6 +547,8 @@ def main() -> int:
                     help="when to /clear, as a fraction of the run (>= 1: never)")
     ap.add_argument("--no-app", action="store_true", help="only watch --json, not the app in tmux")
     ap.add_argument("--seed", type=int, default=6)
+    ap.add_argument("--history", type=int, default=0,
+                    help="API calls written at full speed before the followers start (a session past every window)")
     ap.add_argument("--report", type=Path, default=None, help="write the figures here (markdown)")
     ap.add_argument("--samples", type=Path, default=None, help="write the raw samples here (JSON)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
@@ -553,6 +562,15 @@ def main() -> int:
     w = Writer(root, Templates.load(), a.rate, prices, rnd)
     use_app = not a.no_app and shutil.which("tmux") is not None
     w.turn()  # the session exists before anyone follows it
+    turns = 1
+    if a.history:
+        w.unpaced = True
+        while w.calls_written < a.history:
+            turns += 1
+            play(w, turns)
+        w.unpaced = False
+    w.started, w.paced_from = time.monotonic(), w.calls_written
+    history, paced_wall = w.calls_written, time.time()
     first = w.sid
     watch_out = tmp / "watch.jsonl"
     with open(watch_out, "wb") as fh:
@@ -570,7 +588,6 @@ def main() -> int:
     clear_at = t0 + a.minutes * 60 * a.clear_at if a.clear_at < 1 else float("inf")
     cleared = False
     next_sample = t0
-    turns = 0
     print(f"soak: {a.minutes} min at {a.rate} calls/s in {tmp}", flush=True)
     while time.monotonic() < end:
         if time.monotonic() >= next_sample:
@@ -581,11 +598,7 @@ def main() -> int:
                 print("soak: watch --json died", file=sys.stderr)
                 break
         turns += 1
-        w.turn()
-        if turns % 7 == 0:
-            w.subagent()
-        if turns % 40 == 0:
-            w.compaction()
+        play(w, turns)
         if not cleared and time.monotonic() >= clear_at:
             w.clear()
             cleared = True
@@ -632,7 +645,7 @@ def main() -> int:
             continue
         if ev.get("event") == "api_call":
             c = w.truth.calls.get((ev["session_id"], ev["message_id"], ev.get("request_id") or ""))
-            if c is not None:
+            if c is not None and c.written >= paced_wall:  # not the history, read at start
                 latencies.append(ev["observed"] - c.written)
     rows: list[tuple[str, str, dict[str, Any]]] = []
     for sid in w.truth.sessions:
@@ -658,7 +671,7 @@ def main() -> int:
     all_equal = all(r[2]["equal"] for r in rows)
     result = {
         "machine": _machine(), "minutes": a.minutes, "rate": a.rate, "clear_at": a.clear_at,
-        "wrote_seconds": round(wrote_s, 1),
+        "wrote_seconds": round(wrote_s, 1), "history": history,
         "calls": len(w.truth.calls), "lines": w.truth.lines, "bytes": w.truth.bytes, "agents": w.truth.agents,
         "compactions": sum(w.truth.compactions.values()), "sessions": w.truth.sessions, "caught_up_s": caught,
         "latency": latencies, "rows": rows, "all_equal": all_equal,
@@ -681,6 +694,15 @@ def main() -> int:
     return 0 if all_equal else 1
 
 
+def play(w: Writer, turns: int) -> None:
+    """One turn, and the session's cadence of sub-agents and compactions."""
+    w.turn()
+    if turns % 7 == 0:
+        w.subagent()
+    if turns % 40 == 0:
+        w.compaction()
+
+
 def render(r: dict[str, Any], watched: list[Watched]) -> str:
     m = r["machine"]
     lat = sorted(r["latency"])
@@ -691,7 +713,8 @@ def render(r: dict[str, Any], watched: list[Watched]) -> str:
     out = [
         "# Soak test",
         "",
-        f"`python scripts/soak.py --minutes {r['minutes']:g} --rate {r['rate']:g} --clear-at {r['clear_at']:g}` — "
+        f"`python scripts/soak.py --minutes {r['minutes']:g} --rate {r['rate']:g} --clear-at {r['clear_at']:g}"
+        + (f" --history {r['history']}" if r.get("history") else "") + "` — "
         f"run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.",
         "",
         "A writer replays real Claude Code 2.1.197 records (tests/fixtures/cc2197) with fresh ids and the",
@@ -710,7 +733,9 @@ def render(r: dict[str, Any], watched: list[Watched]) -> str:
         f"* {r['minutes']:g} minutes of writing ({r['wrote_seconds']} s), target {r['rate']:g} API calls/s",
         f"* written: {r['calls']} API calls, {r['lines']} lines, {r['bytes'] / 1e6:.1f} MB, "
         f"{r['agents']} sub-agent files, {r['compactions']} compactions, {len(r['sessions'])} sessions "
-        f"({len(r['sessions']) - 1} /clear)",
+        f"({len(r['sessions']) - 1} /clear)"
+        + (f"; the first {r['history']} calls written at full speed before the followers started"
+           if r.get("history") else ""),
         f"* `watch --json` had every call {r['caught_up_s'] * 1000:.0f} ms after the writer stopped"
         if r["caught_up_s"] is not None else "* `watch --json` never caught up (see below)",
         f"* write → `watch --json` event latency: p50 {pct(0.5)}, p95 {pct(0.95)}, p99 {pct(0.99)}, "

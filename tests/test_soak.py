@@ -29,13 +29,16 @@ READERS = {"watch --json events", "summary --json --no-cache", "summary --json (
 def test_a_short_soak_ends_with_every_total_equal(tmp_path: Path) -> None:
     report, samples = tmp_path / "soak.md", tmp_path / "soak.json"
     r = subprocess.run([sys.executable, "scripts/soak.py", "--minutes", "0.5", "--rate", "10", "--clear-at", "0.5",
-                        "--sample", "2", "--report", str(report), "--samples", str(samples)],
+                        "--history", "150", "--sample", "2", "--report", str(report), "--samples", str(samples)],
                        cwd=REPO, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     doc = json.loads(samples.read_text())
     assert doc["all_equal"] is True and doc["app_exit"] == "0"
     assert len(doc["sessions"]) == 2  # the /clear moved the writer to a new session file
-    assert doc["calls"] >= 200 and doc["agents"] >= 1
+    assert doc["calls"] >= 200 + 150 and doc["agents"] >= 1
+    # the history was there before the followers started (every reader counts it: the totals
+    # below); the latency is of the calls written while they followed
+    assert doc["history"] >= 150 and 0 < len(doc["latency"]) <= doc["calls"] - doc["history"]
     by_reader: dict[str, set[str]] = {}
     for reader, sid, cmp in doc["rows"]:
         by_reader.setdefault(reader, set()).add(sid)
