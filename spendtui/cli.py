@@ -401,8 +401,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if files is None:
         return code
     prices = _prices()
+    # with the history, an event for every call already written (never made up from a cached
+    # model that let go of the oldest calls' details)
     follower = SessionFollower(files, _pricer(prices), follow_clear=not args.no_follow_clear,
-                               cache=_cache(args, prices))
+                               cache=_cache(args, prices), history=not args.no_history)
     out = sys.stdout
     trimmer = Trimmer(calls=lambda: follower.model.counted_calls)
 

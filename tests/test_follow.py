@@ -192,6 +192,92 @@ def test_follower_starts_from_the_cache_and_goes_on(tmp_path: Path) -> None:
     assert second.model.tokens["output"] == 5 + 6 + 7 + 9
 
 
+def test_watch_json_history_has_every_call_of_a_long_session(tmp_path: Path) -> None:
+    """`watch --json` on a session past the live detail limit (5 000 calls), first with a cold
+    result cache, then a warm one: an api_call line for every call already written. (Events
+    were made up from the cached model, which keeps the newest 5 000 calls' details: a soak
+    with 8 000 calls of history found the stream 2 534 calls short.)"""
+    from spendtui.core.follow import RETAIN_CALLS
+
+    proj = _project(tmp_path)
+    n = RETAIN_CALLS + 40
+    write_jsonl(proj / "s1.jsonl", [user("a", when=ts(0)), *(
+        assistant(f"msg_{i}", f"req_{i}", usage(out=1 + i % 7), when=ts(i % 60, 1 + (i // 60) % 60))
+        for i in range(n))])
+    env = {**os.environ, "SPENDTUI_CACHE_DIR": str(tmp_path / "cache")}
+    for run in ("cold cache", "warm cache"):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "spendtui", "watch", "--json", "--claude-dir", str(tmp_path), "s1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+        watchdog = threading.Timer(120, proc.kill)  # a short stream must fail, not hang
+        watchdog.start()
+        seen: set[str] = set()
+        output = 0
+        try:
+            assert proc.stdout is not None
+            while len(seen) < n:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                ev = json.loads(line)
+                if ev["event"] == "api_call":
+                    seen.add(ev["message_id"])
+                    output += ev["tokens"]["output"]
+        finally:
+            watchdog.cancel()
+            proc.terminate()
+            proc.wait(10)
+        assert len(seen) == n, (run, n - len(seen))
+        assert output == sum(1 + i % 7 for i in range(n)), run
+    assert any((tmp_path / "cache").rglob("*")), "the watch wrote its snapshot: the second run was warm"
+
+
+def test_history_from_the_cache_has_every_call_past_the_detail_limit(tmp_path: Path) -> None:
+    """A session longer than the follower's detail limit: its cached model let go of the oldest
+    calls, so their events cannot be made up from it; with the history wanted (``watch --json``)
+    every call still gets its event, streamed or returned, from a cold cache and a warm one, and
+    after a reset. Without it (the app), the cache's model is used as it is."""
+    from spendtui.core.cache import SessionCache
+
+    proj = _project(tmp_path)
+    n = 60
+    p = write_jsonl(proj / "s1.jsonl", [user("a", when=ts(0)), *(
+        assistant(f"msg_{i}", f"req_{i}", usage(out=i + 1), when=ts(i % 60, 1 + i // 60)) for i in range(n))])
+    want = {f"msg_{i}" for i in range(n)}
+
+    def follower(history: bool = True) -> SessionFollower:
+        f = SessionFollower(scan_project(proj)["s1"], cache=SessionCache(tmp_path / "cache"), history=history)
+        f.retain = 10
+        return f
+
+    for _round in ("cold cache", "warm cache"):
+        streamed: list[Event] = []
+        f = follower()
+        rest = f.load(on_events=streamed.extend)
+        got = [e.payload.key[0] for e in [*streamed, *rest] if e.kind == "api_call"]
+        assert sorted(got) == sorted(want), _round  # each once
+        assert f.model.let_go_of_calls and f.model.counted_calls == n
+        assert f.model.tokens["output"] == n * (n + 1) // 2
+    returned = follower().load()
+    assert {e.payload.key[0] for e in returned if e.kind == "api_call"} == want
+    # the app's follower: the cached model as it is (its totals whole, its events the kept calls')
+    app = follower(history=False)
+    events = app.load()
+    assert app.model.counted_calls == n and app.model.tokens["output"] == n * (n + 1) // 2
+    assert len([e for e in events if e.kind == "api_call"]) < n
+    # a file replaced under the follower: the events after the reset cover every call again
+    f = follower()
+    f.load()
+    tmp = p.with_suffix(".tmp")
+    tmp.write_bytes(p.read_bytes())
+    os.replace(tmp, p)  # the same bytes under a new inode: read again from the start
+    after = f.poll()
+    kinds = [e.kind for e in after]
+    assert "reset" in kinds
+    since = after[kinds.index("reset") + 1:]
+    assert {e.payload.key[0] for e in since if e.kind == "api_call"} == want
+
+
 def test_clear_in_a_real_claude_code_session(tmp_path: Path) -> None:
     """Claude Code 2.1.197's own /clear (tests/fixtures/cc2197/interactive): the new
     session file appears next to the old one and the follower moves to it."""

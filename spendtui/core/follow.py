@@ -170,11 +170,16 @@ class SessionFollower:
         follow_clear: bool = True,
         siblings: Sequence[SessionFiles] | None = None,
         cache: Any = None,
+        history: bool = True,
     ) -> None:
         self.files = files
         self.pricer = pricer
         self.follow_clear = follow_clear
         self.cache = cache  # a SessionCache: start from the last run's snapshot of this session
+        # whether the events of what was already written are wanted, one per call (``watch
+        # --json``): a cached model that let go of old calls' details cannot make them up, so
+        # then the history is read again (the app, which only wants the model, says False)
+        self.history = history
         # called with each new model before any record is read (after a reset or /clear
         # too); set, it also means the whole history is read, not the cache's snapshot
         self.on_model: Callable[[SessionModel], None] | None = None
@@ -245,6 +250,9 @@ class SessionFollower:
             # since are read. History events are made up from the model afterwards.
             model = load_with_dedup(self.files, self.pricer, siblings=self._siblings, readers=self.readers,
                                     cache=self.cache, retain=self.retain)
+        else:
+            model = None
+        if model is not None and not (self.history and model.let_go_of_calls):
             self._listen(model)
             self.model = model
             self._pending.extend(history_events(model))
@@ -253,6 +261,9 @@ class SessionFollower:
                     self._stream(self._pending[i:i + STREAM_BATCH])
                 self._pending = []
         else:
+            # every record read here, each call's event made as it is counted (and, streamed,
+            # handed over in batches): a session past ``retain`` from the cache lands here too
+            self.readers = SessionReaders(self.files)
             model = SessionModel(self.files.session_id)
             model.retain = self.retain
             if self.on_model is not None:

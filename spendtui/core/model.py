@@ -720,6 +720,12 @@ class SessionModel:
 
     TOP_KEEP = 20
 
+    @property
+    def let_go_of_calls(self) -> bool:
+        """Whether the details of some counted call are gone (``retain``): events can no longer
+        be made up for every call from this model."""
+        return bool(self._retired)
+
     def retire_now(self) -> None:
         """Apply ``retain`` to a model built without it (e.g. one loaded from the cache)."""
         if self.retain is not None and len(self.calls) > self.retain:

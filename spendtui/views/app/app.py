@@ -263,7 +263,8 @@ class SpendApp(App[dict[str, Any] | None]):
             from spendtui.core.cache import SessionCache
 
             cache = SessionCache(prices=self.prices)
-        follower = SessionFollower(files, pricer, follow_clear=True, cache=cache)
+        # the app wants the model, not an event per call of the history: the cache's snapshot is enough
+        follower = SessionFollower(files, pricer, follow_clear=True, cache=cache, history=False)
         follower.retain = APP_RETAIN_CALLS
         stats = LiveStats(self.prices)
         # nobody else sees this follower yet: no lock while reading the history; its
