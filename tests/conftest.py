@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.harness.tools import require_program
+
+# A run started in the background by a non-interactive shell (`pytest &`) has SIGINT ignored, and
+# a child inherits an ignored signal: the tests that stop `watch --json` with SIGINT (as Ctrl+C
+# would) then wait for a process that never hears it. A handled signal is reset for a child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = FIXTURES / "samples"
