@@ -245,14 +245,16 @@ class SessionFollower:
     def _load(self) -> list[Event]:
         self._pending = []
         self.readers = SessionReaders(self.files)
+        model: SessionModel | None = None
         if self.on_model is None and self.cache is not None:
             # A snapshot of this session from an earlier run: only the bytes written
             # since are read. History events are made up from the model afterwards.
             model = load_with_dedup(self.files, self.pricer, siblings=self._siblings, readers=self.readers,
                                     cache=self.cache, retain=self.retain)
-        else:
-            model = None
-        if model is not None and not (self.history and model.let_go_of_calls):
+            if self.history and model.let_go_of_calls:
+                # the oldest calls' details are gone: their events come from reading it all
+                model, self.readers = None, SessionReaders(self.files)
+        if model is not None:
             self._listen(model)
             self.model = model
             self._pending.extend(history_events(model))
@@ -262,8 +264,7 @@ class SessionFollower:
                 self._pending = []
         else:
             # every record read here, each call's event made as it is counted (and, streamed,
-            # handed over in batches): a session past ``retain`` from the cache lands here too
-            self.readers = SessionReaders(self.files)
+            # handed over in batches)
             model = SessionModel(self.files.session_id)
             model.retain = self.retain
             if self.on_model is not None:

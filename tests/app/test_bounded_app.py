@@ -151,6 +151,23 @@ def _orphan_styles_caches() -> int:
     return sum(1 for o in objects if type(o) is StylesCache and id(o) not in owned)
 
 
+async def _toasts_come_and_go(app: SpendApp, pilot: Any, n: int) -> None:
+    """``n`` notifications, each toast drawn as a real terminal would draw the screen (a
+    headless app never renders a widget's lines), until every one has gone."""
+
+    def paint() -> None:
+        app.screen._compositor.render_update(full=True).render_segments(app.console)
+
+    await wait_for(pilot, lambda: app.updates > 0, "the first paint")
+    for i in range(n):
+        app.notify(f"notice {i}", timeout=0.05)
+        await pilot.pause(0.03)
+        paint()
+    await wait_for(pilot, lambda: not app._notifications, "the toasts to go")
+    await pilot.pause(0.2)
+    paint()
+
+
 async def test_toasts_that_went_keep_no_rendered_lines(claude_root: Path, prices: PriceTable,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A notification's toast, once gone, keeps nothing: Textual's ``get_inner_outer``
@@ -162,18 +179,7 @@ async def test_toasts_that_went_keep_no_rendered_lines(claude_root: Path, prices
     files = make_session(claude_root, [user("go", when=ts(0, 0)), *calls(3)])
     app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0), analyse=False)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
-        await wait_for(pilot, lambda: app.updates > 0, "the first paint")
-
-        def paint() -> None:
-            app.screen._compositor.render_update(full=True).render_segments(app.console)
-
-        for i in range(12):
-            app.notify(f"notice {i}", timeout=0.05)
-            await pilot.pause(0.03)
-            paint()
-        await wait_for(pilot, lambda: not app._notifications, "the toasts to go")
-        await pilot.pause(0.2)
-        paint()
+        await _toasts_come_and_go(app, pilot, 12)
         kept = _orphan_styles_caches()
         forgot = leaks.forget_removed_widgets()
         assert _orphan_styles_caches() == 0
@@ -184,11 +190,19 @@ async def test_toasts_that_went_keep_no_rendered_lines(claude_root: Path, prices
     monkeypatch.setattr(leaks, "FORGET_SECONDS", 0.1)
     app = SpendApp(files, [claude_root], prices, clock=FakeClock(T0), analyse=False)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
-        await wait_for(pilot, lambda: app.updates > 0, "the first paint")
-        for i in range(6):
-            app.notify(f"notice {i}", timeout=0.05)
-            await pilot.pause(0.03)
-            app.screen._compositor.render_update(full=True).render_segments(app.console)
-        await wait_for(pilot, lambda: not app._notifications, "the toasts to go")
-        await pilot.pause(0.3)
+        await _toasts_come_and_go(app, pilot, 6)
+        await pilot.pause(0.1)  # the 0.1 s timer's next turn
         assert _orphan_styles_caches() == 0
+
+
+def test_forgetting_is_a_no_op_on_a_textual_without_that_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Textual that fixed the leak (the method gone, or no lru_cache on it): nothing to do,
+    and never an exception in the app's timer."""
+    from textual._styles_cache import StylesCache
+
+    from spendtui.views.app import leaks
+
+    monkeypatch.setattr(StylesCache, "get_inner_outer", lambda self, a, b: (a, b))
+    assert leaks.forget_removed_widgets() == 0
+    monkeypatch.delattr(StylesCache, "get_inner_outer")
+    assert leaks.forget_removed_widgets() == 0

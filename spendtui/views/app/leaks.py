@@ -25,9 +25,11 @@ def forget_removed_widgets() -> int:
         from textual._styles_cache import StylesCache
     except ImportError:
         return 0
-    cached = getattr(StylesCache.get_inner_outer, "cache_info", None)
-    if cached is None:
+    # a Textual that renamed the method or dropped its lru_cache: nothing to do, never a crash
+    method = getattr(StylesCache, "get_inner_outer", None)
+    info, clear = getattr(method, "cache_info", None), getattr(method, "cache_clear", None)
+    if info is None or clear is None:
         return 0
-    held = int(cached().currsize)
-    StylesCache.get_inner_outer.cache_clear()  # type: ignore[attr-defined]
+    held = int(info().currsize)
+    clear()
     return held
